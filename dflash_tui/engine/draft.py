@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..mlx_setup import import_mlx
+from ..compat import draft_value as _lookup
 from .errors import ModelLoadError, UnsupportedModelError
 
 mx = import_mlx()
@@ -24,14 +25,6 @@ from mlx_lm.models.activations import swiglu  # noqa: E402
 from mlx_lm.models.rope_utils import initialize_rope  # noqa: E402
 
 DRAFT_ARCHITECTURE = "DFlashDraftModel"
-
-
-def _lookup(cfg: dict, key: str, default: Any = None) -> Any:
-    """Read a key from the top level, then dflash_config, then rope_parameters (schema drift)."""
-    for scope in (cfg, cfg.get("dflash_config") or {}, cfg.get("rope_parameters") or {}):
-        if key in scope and scope[key] is not None:
-            return scope[key]
-    return default
 
 
 @dataclass

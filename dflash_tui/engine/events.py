@@ -74,6 +74,7 @@ class GenerationSummary:
     text: str = ""
     token_ids: list[int] = field(default_factory=list)
     error: str = ""
+    reason: str = ""  # why this mode ran (e.g. a visible fallback to plain decoding)
 
 
 GenerationEvent = PrefillDone | TokenChunk | CycleStats | GenerationSummary

@@ -17,7 +17,7 @@ from .rollback import GDNTape, gdn_forward_with_tape, rollback_gdn
 
 mx = import_mlx()
 from mlx_lm.models.base import create_attention_mask  # noqa: E402
-from mlx_lm.models.cache import KVCache  # noqa: E402
+from mlx_lm.models.cache import KVCache, make_prompt_cache  # noqa: E402
 
 ATTENTION_FAMILIES = ("qwen3", "llama", "mistral", "qwen2")
 HYBRID_FAMILIES = ("qwen3_5", "qwen3_5_moe")
@@ -78,7 +78,7 @@ class TargetAdapter:
         return self.args.vocab_size
 
     def make_cache(self) -> list:
-        return self.model.make_cache()
+        return make_prompt_cache(self.model)
 
     def embed(self, tokens: mx.array) -> mx.array:
         return self.inner.embed_tokens(tokens)

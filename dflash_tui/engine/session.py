@@ -1,0 +1,190 @@
+"""Engine: a loaded target (+ optional DFlash draft) and the state that spans chat turns.
+
+All calls for one Engine must come from one thread (MLX streams are
+thread-local); dflash_tui.service owns that thread in the app.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..mlx_setup import import_mlx
+from .context import DraftContext
+from .decode import DecodeState, dflash_generate, plain_generate
+from .draft import DFlashDraftModel, load_draft, read_config
+from .errors import IncompatiblePairError, ModelLoadError
+from .events import MODE_DFLASH, MODE_PLAIN, GenerationEvent, GenerationSummary
+from .target import TargetAdapter, check_supported
+
+mx = import_mlx()
+
+
+def resolve_model_path(name_or_path: str | Path) -> Path:
+    """A local folder, or a repo id already in the Hugging Face cache (never downloads)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelLoadError(f"{path}: is a file; give the model's folder (with config.json).")
+    name = str(name_or_path)
+    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            return Path(snapshot_download(name, local_files_only=True))
+        except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+            pass
+        raise ModelLoadError(
+            f"{name}: not downloaded yet. Fetch it with `dflash-tui models pull {name}` (or give a local folder)."
+        )
+    raise ModelLoadError(f"{name}: no such folder. Give a model folder or a Hugging Face repo id.")
+
+
+def pair_problems(target_config: dict, draft_config: dict) -> list[str]:
+    """Compatibility problems of a pair (shared with the model manager)."""
+    from ..compat import check_pair
+
+    return check_pair(target_config, draft_config)
+
+
+def _cast_for_cpu(model) -> None:
+    """bf16/fp16 get no BLAS on the CPU backend: run float weights in fp32 there."""
+    if mx.default_device() == mx.cpu:
+        model.set_dtype(mx.float32)
+
+
+class Engine:
+    def __init__(self, target: TargetAdapter, tokenizer, draft: DFlashDraftModel | None = None,
+                 target_name: str = "", draft_name: str | None = None):
+        self.target = target
+        self.tokenizer = tokenizer
+        self.draft = draft
+        self.target_name = target_name
+        self.draft_name = draft_name
+        self.context_window: int | None = None  # sink+window bound for the draft context
+        self._state = self._fresh_state()
+
+    @property
+    def has_draft(self) -> bool:
+        return self.draft is not None
+
+    @property
+    def block_size(self) -> int:
+        return self.draft.config.block_size if self.draft is not None else 1
+
+    @classmethod
+    def load(cls, target_path: str | Path, draft_path: str | Path | None = None,
+             progress: Callable[[str], None] | None = None) -> "Engine":
+        from mlx_lm import load as mlx_load
+
+        say = progress or (lambda _msg: None)
+        tpath = resolve_model_path(target_path)
+        tconfig = read_config(tpath)
+        check_supported(tconfig, str(tpath / "config.json"))
+        dconfig = None
+        if draft_path is not None:
+            dpath = resolve_model_path(draft_path)
+            dconfig = read_config(dpath)
+            problems = pair_problems(tconfig, dconfig)
+            if problems:
+                raise IncompatiblePairError(f"{dpath} does not fit {tpath}: " + "; ".join(problems))
+        say(f"loading target {tpath.name}")
+        try:
+            model, tokenizer = mlx_load(str(tpath))
+        except Exception as e:  # mlx-lm raises many types for broken folders
+            raise ModelLoadError(f"{tpath}: mlx-lm could not load the model ({type(e).__name__}: {e}).") from e
+        _cast_for_cpu(model)
+        target = TargetAdapter(model, tconfig)
+        draft = None
+        if draft_path is not None:
+            say(f"loading draft {dpath.name}")
+            dtype = mx.float32 if mx.default_device() == mx.cpu else None
+            draft = load_draft(dpath, dtype=dtype)
+            if draft.config.mask_token_id >= target.vocab_size:
+                raise IncompatiblePairError(
+                    f"{dpath}: mask token {draft.config.mask_token_id} is outside the target's vocabulary "
+                    f"({target.vocab_size})."
+                )
+        say("ready")
+        return cls(target, tokenizer, draft, str(target_path), str(draft_path) if draft_path else None)
+
+    def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
+        tok = self.tokenizer
+        if getattr(tok, "chat_template", None):
+            return list(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
+        text = "\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\nassistant:"
+        return list(tok.encode(text))
+
+    def reset(self) -> None:
+        self._state = self._fresh_state()
+
+    def _fresh_state(self) -> DecodeState:
+        context = None
+        if self.draft is not None:
+            context = DraftContext(len(self.draft.layers), window=self.context_window)
+        return DecodeState(self.target.make_cache(), [], context)
+
+    def _reusable_prefix(self, ids: list[int], need_context: bool) -> int:
+        """How many leading tokens of ids the current caches can keep (0 = start over)."""
+        st = self._state
+        if need_context and (st.context is None or st.context.length != len(st.tokens)):
+            return 0
+        common = 0
+        for a, b in zip(st.tokens, ids):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(ids) - 1)  # at least one token must run to get logits
+        if common == len(st.tokens):
+            return common
+        if common > 0 and self.target.cache_trimmable():
+            if st.context is not None and not st.context.trim_to(common):
+                return 0
+            for c in st.cache:
+                c.trim(len(st.tokens) - common)
+            st.tokens = st.tokens[:common]
+            return common
+        return 0
+
+    def generate(self, prompt_ids: list[int], *, max_tokens: int = 256, mode: str = MODE_DFLASH,
+                 block_size: int | None = None, temperature: float = 0.0,
+                 cancel: threading.Event | None = None) -> Iterator[GenerationEvent]:
+        """Stream one generation; the last event is always a GenerationSummary."""
+        if not prompt_ids:
+            raise ValueError("empty prompt: type something first")
+        reason = ""
+        if mode == MODE_DFLASH and self.draft is None:
+            mode, reason = MODE_PLAIN, "no draft loaded"
+        elif mode == MODE_DFLASH and temperature > 0:
+            mode, reason = MODE_PLAIN, "sampling (temperature > 0) runs plain decoding"
+        stop_ids = set(self.tokenizer.eos_token_ids or [])
+        keep = self._reusable_prefix(prompt_ids, need_context=(mode == MODE_DFLASH))
+        if keep == 0:
+            self.reset()
+        new_tokens = prompt_ids[keep:]
+        mx.reset_peak_memory()
+        try:
+            if mode == MODE_DFLASH:
+                bs = block_size or self.block_size
+                gen = dflash_generate(self.target, self.draft, self.tokenizer, self._state, new_tokens,
+                                      len(prompt_ids), max_tokens=max_tokens, block_size=bs,
+                                      stop_ids=stop_ids, cancel=cancel)
+            else:
+                gen = plain_generate(self.target, self.tokenizer, self._state, new_tokens, len(prompt_ids),
+                                     max_tokens=max_tokens, stop_ids=stop_ids, temperature=temperature,
+                                     cancel=cancel)
+            rec, out = yield from gen
+        except Exception as e:
+            self.reset()  # caches may hold half a step: never reuse them
+            from .stats import StatsRecorder
+
+            yield StatsRecorder(mode, block_size or 1).summary(
+                "error", "", [], int(mx.get_peak_memory()), error=f"{type(e).__name__}: {e}")
+            return
+        summary: GenerationSummary = rec.summary(out.stop_reason, out.text, out.token_ids,
+                                                 int(mx.get_peak_memory()))
+        summary.reason = reason
+        yield summary
