@@ -1,0 +1,182 @@
+"""`dflash-tui models list | pull | rm | search | pair`: thin command-line handlers over dflash_tui.hub.
+
+cli.py calls add_models_parser(subparsers); each handler takes the parsed namespace
+and returns an exit code. Errors a user can fix print one line on stderr, exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tqdm import tqdm
+
+from ..compat import is_draft_config
+from ..settings import load_settings
+from .describe import read_config
+from .download import pull
+from .errors import HubError
+from .local import list_local_models, resolve_local
+from .pair_overrides import set_pair_override
+from .pairing import check_local_pair, draft_for
+from .remove import plan_removal, remove
+from .search import search_models
+from .units import format_count, format_size
+
+
+def add_models_parser(subparsers) -> argparse.ArgumentParser:
+    models = subparsers.add_parser("models", help="list, download, remove, search and pair models")
+    commands = models.add_subparsers(dest="models_command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="models in the Hugging Face cache and your model folders")
+    listing.add_argument("--dir", action="append", default=[], metavar="FOLDER",
+                         help="also list this folder (repeatable); settings' model folders are always listed")
+    listing.set_defaults(func=list_command)
+
+    pull = commands.add_parser("pull", help="download a model repo's files (resumes an interrupted pull)")
+    pull.add_argument("repo", help="org/name, e.g. mlx-community/Qwen3-8B-4bit")
+    pull.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
+    pull.set_defaults(func=pull_command)
+
+    rm = commands.add_parser("rm", help="delete a model from the Hugging Face cache")
+    rm.add_argument("repo")
+    rm.add_argument("--revision", action="append", metavar="COMMIT",
+                    help="only this revision (repeatable; a commit prefix is enough)")
+    rm.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    rm.set_defaults(func=rm_command)
+
+    search = commands.add_parser("search", help="search the hub, most downloaded first")
+    search.add_argument("query")
+    search.add_argument("--author", help="only this organisation, e.g. mlx-community or z-lab")
+    search.add_argument("--limit", type=int, default=20)
+    search.set_defaults(func=search_command)
+
+    pair = commands.add_parser("pair", help="show (or set) the DFlash draft for a target and check the pair")
+    pair.add_argument("target", help="repo id or folder of the target")
+    choice = pair.add_mutually_exclusive_group()
+    choice.add_argument("--set", metavar="DRAFT", help="always use this draft (repo id or folder) with TARGET")
+    choice.add_argument("--clear", action="store_true", help="forget your choice, use the registry's")
+    pair.set_defaults(func=pair_command)
+    return models
+
+
+def _fails(error: HubError) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return 1
+
+
+def _user_folders() -> list[str]:
+    return load_settings().settings.models.folders
+
+
+def list_command(args) -> int:
+    models = list_local_models(_user_folders() + args.dir)
+    if not models:
+        print("no models yet: `dflash-tui models search QUERY`, then `dflash-tui models pull REPO`")
+        return 0
+    rows = [("NAME", "KIND", "FAMILY", "PARAMS", "QUANT", "SIZE", "REVISION")]
+    for m in models:
+        d = m.description
+        params = format_count(d.parameters) + ("~" if d.parameters_estimated else "")
+        revision = f"{m.revision[:10]} {','.join(m.refs)}".strip() if m.revision else "-"
+        rows.append((m.name, d.kind, d.family or "?", params, str(d.quantization or "-"),
+                     format_size(d.size_bytes), revision))
+    _print_table(rows)
+    for m in models:
+        if m.description.problem:
+            print(f"note: {m.name}: {m.description.problem}", file=sys.stderr)
+    return 0
+
+
+def pull_command(args) -> int:
+    bar = tqdm(unit="B", unit_scale=True, desc=args.repo, file=sys.stderr, dynamic_ncols=True)
+
+    def show(progress) -> None:
+        bar.total = progress.total_bytes
+        bar.set_postfix_str(f"{progress.files_done}/{progress.files_total} files", refresh=False)
+        bar.update(progress.done_bytes - bar.n)
+
+    try:
+        snapshot = pull(args.repo, revision=args.revision, progress=show)
+    except HubError as error:
+        bar.close()
+        return _fails(error)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"pull of {args.repo} interrupted; the partial download is kept: run the same pull to resume",
+              file=sys.stderr)
+        return 130
+    bar.close()
+    print(snapshot)
+    choice = draft_for(args.repo)
+    if choice and not is_draft_config(read_config(snapshot)):
+        print(f"its DFlash draft: {choice.draft} (`dflash-tui models pull {choice.draft}`)")
+    return 0
+
+
+def rm_command(args) -> int:
+    try:
+        plan = plan_removal(args.repo, args.revision)
+    except HubError as error:
+        return _fails(error)
+    what = f"{len(plan.revisions)} revision(s)" if plan.revisions else "partial downloads"
+    if not args.yes:
+        try:
+            answer = input(f"remove {plan.repo_id} ({what}, frees {format_size(plan.freed_bytes)})? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 1
+    freed = remove(plan)
+    print(f"removed {plan.repo_id} ({what}), freed {format_size(freed)}")
+    return 0
+
+
+def search_command(args) -> int:
+    try:
+        found = search_models(args.query, author=args.author, limit=args.limit)
+    except HubError as error:
+        return _fails(error)
+    if not found:
+        print(f"no models match {args.query!r}")
+        return 0
+    rows = [("REPO", "DOWNLOADS", "SIZE", "PARAMS", "UPDATED")]
+    for m in found:
+        rows.append((m.repo_id + (" (gated)" if m.gated else ""), str(m.downloads),
+                     format_size(m.size_bytes) if m.size_bytes is not None else "?",
+                     format_count(m.parameters), m.last_modified.strftime("%Y-%m-%d") if m.last_modified else "?"))
+    _print_table(rows)
+    return 0
+
+
+def pair_command(args) -> int:
+    try:
+        if args.set or args.clear:
+            set_pair_override(args.target, args.set)
+        choice = draft_for(args.target)
+    except HubError as error:
+        return _fails(error)
+    if choice is None:
+        print(f"no known DFlash draft for {args.target}: set one with "
+              f"`dflash-tui models pair {args.target} --set DRAFT`", file=sys.stderr)
+        return 1
+    source = "your choice" if choice.source == "override" else "registry"
+    print(f"{args.target} -> {choice.draft} ({source})")
+    target_dir, draft_dir = resolve_local(args.target), resolve_local(choice.draft)
+    if target_dir is None or draft_dir is None:
+        missing = [name for name, d in ((args.target, target_dir), (choice.draft, draft_dir)) if d is None]
+        print(f"not checked yet: pull {' and '.join(missing)} first")
+        return 0
+    problems = check_local_pair(target_dir, draft_dir, target_name=args.target)
+    for problem in problems:
+        print(f"mismatch: {problem}", file=sys.stderr)
+    if not problems:
+        print("compatible: vocabulary, hidden size, tap layers and mask token match")
+    return 1 if problems else 0
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

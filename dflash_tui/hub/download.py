@@ -1,0 +1,203 @@
+"""Pull a model repo into the Hugging Face cache: only the files a model needs, resumable.
+
+huggingface_hub 2.x no longer resumes: it downloads each file to a uniquely named
+temporary file and deletes it on any failure. So the bytes are fetched here, into
+`blobs/<etag>.incomplete` (the name older clients used and `scan_cache_dir` reports),
+continued with an HTTP Range request after a cancel, a crash or a dropped
+connection. Once a blob is complete, `hf_hub_download` finds it and makes the
+snapshot link and the ref itself, so the cache layout stays the library's own.
+Plain HTTP only (no hf-xet): it is what allows byte-level progress, cancel and resume.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import httpx2
+from huggingface_hub import HfApi, constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
+from huggingface_hub.file_download import repo_folder_name
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+from .errors import (
+    DiskFull,
+    DownloadCancelled,
+    DownloadInterrupted,
+    HubError,
+    disk_full_message,
+    hub_errors,
+)
+from .units import format_size
+
+# Top-level files an MLX model needs: configs, weights and their index, tokenizer, chat template.
+MODEL_FILE_PATTERNS = ("*.json", "*.safetensors", "tokenizer.model", "*.tiktoken", "merges.txt", "vocab.txt",
+                       "*.jinja")
+RETRIES_WITHOUT_PROGRESS = 3
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    repo_id: str
+    file: str  # the file being fetched now
+    done_bytes: int  # of the whole pull, counting what was already on disk
+    total_bytes: int
+    files_done: int
+    files_total: int
+
+
+ProgressCallback = Callable[[PullProgress], None]
+
+
+def is_model_file(filename: str) -> bool:
+    return "/" not in filename and any(fnmatch.fnmatch(filename, p) for p in MODEL_FILE_PATTERNS)
+
+
+def pull(repo_id: str, *, revision: str = "main", progress: ProgressCallback | None = None,
+         cancel: threading.Event | None = None, token: str | bool | None = None) -> Path:
+    """Download repo_id's model files into the HF cache and return the snapshot folder.
+
+    Raises HubError subclasses; after DownloadCancelled or DownloadInterrupted the
+    partial files stay, and the next pull of the same repo continues where it stopped.
+    """
+    cancel = cancel or threading.Event()
+    with hub_errors(repo_id, revision):
+        info = HfApi(token=token).model_info(repo_id, revision=revision, files_metadata=True)
+        files = {s.rfilename: s.size or 0 for s in info.siblings or [] if is_model_file(s.rfilename)}
+        if not any(name.endswith(".safetensors") for name in files):
+            raise HubError(
+                f"{repo_id} has no .safetensors weights at its top level, so MLX cannot load it: pick an MLX "
+                f"conversion, e.g. `dflash-tui models search {repo_id.split('/')[-1]}`"
+            )
+        storage = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="model")
+        snapshot = storage / "snapshots" / info.sha
+        missing = [name for name in files if not (snapshot / name).exists()]
+        tracker = _Tracker(repo_id, files, progress, already_done=[n for n in files if n not in missing])
+        _check_free_space(repo_id, storage, sum(files[n] for n in missing) - _partial_bytes(storage))
+        # With snapshots/ present, scan_cache_dir lists a repo that has only partial downloads
+        # (so `models rm` can clear them) instead of reporting it as corrupted.
+        (storage / "snapshots").mkdir(parents=True, exist_ok=True)
+        for name in missing:
+            if cancel.is_set():
+                raise _cancelled(repo_id, tracker)
+            tracker.start(name)
+            _fetch_file(repo_id, name, info.sha, storage, tracker, cancel, token)
+            hf_hub_download(repo_id, name, revision=revision, token=token)
+            tracker.finish(name)
+    return snapshot
+
+
+def _fetch_file(repo_id: str, filename: str, commit: str, storage: Path, tracker: _Tracker,
+                cancel: threading.Event, token) -> None:
+    url = hf_hub_url(repo_id, filename, revision=commit)
+    meta = get_hf_file_metadata(url, token=token)
+    blob = storage / "blobs" / meta.etag
+    if blob.exists():
+        return
+    partial = blob.with_name(blob.name + ".incomplete")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    tracker.add(_size(partial))
+    failures = 0
+    while True:
+        before = partial.stat().st_size if partial.exists() else 0
+        try:
+            _stream_into(partial, meta.location, meta.size, tracker, cancel, token)
+            break
+        except (httpx2.TransportError, _ShortRead) as error:
+            failures = 0 if _size(partial) > before else failures + 1
+            if cancel.is_set():
+                raise _cancelled(repo_id, tracker) from error
+            if failures >= RETRIES_WITHOUT_PROGRESS:
+                raise DownloadInterrupted(
+                    f"download of {repo_id} stopped at {format_size(tracker.done)} of "
+                    f"{format_size(tracker.total)} ({filename}: {error}); pull again to resume from there"
+                ) from error
+            time.sleep(0.2 * failures)
+    os.replace(partial, blob)
+
+
+def _stream_into(partial: Path, url: str, expected: int | None, tracker: _Tracker,
+                 cancel: threading.Event, token) -> None:
+    offset = _size(partial)
+    if expected is not None and offset > expected:
+        partial.unlink()
+        tracker.add(-offset)
+        offset = 0
+    if expected is not None and offset == expected:
+        return
+    headers = build_hf_headers(token=token)
+    headers["Accept-Encoding"] = "identity"
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    with get_session().stream("GET", url, headers=headers, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT) as response:
+        hf_raise_for_status(response)
+        if offset and response.status_code == 200:  # the server ignored Range: start over
+            tracker.add(-offset)
+            offset = 0
+        with open(partial, "ab" if offset else "wb") as out:
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+                offset += len(chunk)
+                tracker.add(len(chunk))
+                if cancel.is_set():
+                    out.flush()
+                    raise _cancelled(tracker.repo_id, tracker)
+    if expected is not None and offset < expected:
+        raise _ShortRead(f"connection closed after {offset} of {expected} bytes")
+
+
+class _ShortRead(Exception):
+    pass
+
+
+def _cancelled(repo_id: str, tracker: _Tracker) -> DownloadCancelled:
+    return DownloadCancelled(
+        f"pull of {repo_id} cancelled at {format_size(tracker.done)} of {format_size(tracker.total)}; "
+        "the partial download is kept: pull again to resume"
+    )
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _partial_bytes(storage: Path) -> int:
+    return sum(p.stat().st_size for p in (storage / "blobs").glob("*.incomplete"))
+
+
+def _check_free_space(repo_id: str, storage: Path, needed: int) -> None:
+    existing = next(p for p in (storage, *storage.parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        raise DiskFull(disk_full_message(repo_id, needed, free, str(existing)))
+
+
+class _Tracker:
+    """Turns byte counts into PullProgress events for the caller's callback."""
+
+    def __init__(self, repo_id: str, files: dict[str, int], callback: ProgressCallback | None,
+                 already_done: list[str]):
+        self.repo_id, self.files, self.callback = repo_id, files, callback
+        self.total = sum(files.values())
+        self.done = sum(files[n] for n in already_done)
+        self.files_done = len(already_done)
+        self.current = ""
+
+    def start(self, filename: str) -> None:
+        self.current = filename
+        self.add(0)
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.callback:
+            self.callback(PullProgress(self.repo_id, self.current, self.done, self.total, self.files_done,
+                                       len(self.files)))
+
+    def finish(self, filename: str) -> None:
+        self.files_done += 1
+        self.add(0)
