@@ -1,0 +1,98 @@
+"""Helpers shared by the engine tests: reference greedy decoding, near-tie detection, event plumbing."""
+
+from __future__ import annotations
+
+from dflash_tui.mlx_setup import import_mlx
+
+mx = import_mlx()
+
+from dflash_tui.engine.events import CycleStats, GenerationSummary, PrefillDone, TokenChunk  # noqa: E402
+
+PROMPTS = (
+    "Write a Python function that reverses a list.",
+    "The quick brown fox jumps over the lazy dog. What happens next?",
+    "Explain speculative decoding in 0123456789 words.",
+)
+NEAR_TIE = 1e-3  # top-2 logit gap below which greedy output may legitimately split (DFLASH.md section 5)
+
+
+def chat_ids(engine, text: str) -> list[int]:
+    return engine.encode_chat([{"role": "user", "content": text}])
+
+
+def fresh_engine(engine):
+    """An Engine with the same weights and no cached conversation."""
+    from dflash_tui.engine.session import Engine
+
+    return Engine(engine.target, engine.tokenizer, engine.draft)
+
+
+def greedy(logits: mx.array) -> mx.array:
+    return mx.argmax(logits, axis=-1)
+
+
+def reference_greedy(target, prompt: list[int], n: int) -> list[int]:
+    """mlx-lm's own greedy decoding (generate_step, argmax) on a fresh cache; ignores EOS."""
+    from mlx_lm.generate import generate_step
+
+    steps = generate_step(mx.array(prompt), target.model, max_tokens=n, sampler=greedy,
+                          prompt_cache=target.make_cache())
+    return [int(tok) for tok, _ in steps]
+
+
+def first_near_tie(target, prompt: list[int], continuation: list[int], tol: float = NEAR_TIE) -> int:
+    """Index of the first continuation token whose top-2 target logits (plain forward) differ by < tol."""
+    if not continuation:
+        return 0
+    logits = target.model(mx.array([prompt + continuation]))[0, len(prompt) - 1:len(prompt) - 1 + len(continuation)]
+    top2 = mx.sort(logits.astype(mx.float32), axis=-1)[:, -2:]
+    gaps = (top2[:, 1] - top2[:, 0]).tolist()
+    return next((i for i, g in enumerate(gaps) if g < tol), len(continuation))
+
+
+def cut_at_stop(tokens: list[int], stop_ids) -> list[int]:
+    return next((tokens[:i] for i, t in enumerate(tokens) if t in stop_ids), tokens)
+
+
+def assert_greedy_parity(target, prompt: list[int], got: list[int], reference: list[int], min_checked: int = 32) -> int:
+    """got == reference up to the reference's first near-tie (all of it when there is none).
+
+    Returns how many tokens were compared; fails when fewer than min_checked could be,
+    so a run of near-ties cannot make the comparison vacuous.
+    """
+    m = first_near_tie(target, prompt, reference)
+    checked = min(m, len(reference))
+    assert checked >= min(min_checked, len(reference)), f"near-tie at {m}: too early for a meaningful comparison"
+    assert got[:checked] == reference[:checked], (
+        f"first difference at {next(i for i, (a, b) in enumerate(zip(got, reference)) if a != b)} "
+        f"(near-tie at {m})")
+    if m >= len(reference):
+        assert got == reference
+    return checked
+
+
+def run_to_end(gen):
+    """Drain a decode generator; return (events, its return value)."""
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            return events, stop.value
+
+
+def of_type(events, cls) -> list:
+    return [e for e in events if isinstance(e, cls)]
+
+
+def summary_of(events) -> GenerationSummary:
+    assert isinstance(events[-1], GenerationSummary), f"last event is {type(events[-1]).__name__}"
+    assert not events[-1].error, events[-1].error
+    return events[-1]
+
+
+def streamed_ids(events) -> list[int]:
+    return [t for e in of_type(events, TokenChunk) for t in e.token_ids]
+
+
+__all__ = ["CycleStats", "GenerationSummary", "PrefillDone", "TokenChunk", "PROMPTS", "mx"]
