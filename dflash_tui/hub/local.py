@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import CacheNotFound, scan_cache_dir, try_to_load_from_cache
+from huggingface_hub import CacheNotFound, constants, scan_cache_dir, try_to_load_from_cache
 
 from .describe import ModelDescription, describe_model
 
@@ -32,7 +32,8 @@ def list_local_models(folders: list[str | Path] = (), cache_dir: str | Path | No
 
 def cached_models(cache_dir: str | Path | None = None) -> list[LocalModel]:
     try:
-        cache = scan_cache_dir(cache_dir)
+        # scan_cache_dir's own default is frozen at import; huggingface_hub's downloads read constants.
+        cache = scan_cache_dir(cache_dir or constants.HF_HUB_CACHE)
     except CacheNotFound:
         return []
     models = []

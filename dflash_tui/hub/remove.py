@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import CacheNotFound, DeleteCacheStrategy, scan_cache_dir
+from huggingface_hub import CacheNotFound, DeleteCacheStrategy, constants, scan_cache_dir
 
 from .errors import NotCached
 
@@ -29,7 +29,8 @@ def plan_removal(repo_id: str, revisions: list[str] | None = None,
                  cache_dir: str | Path | None = None) -> RemovalPlan:
     """What removing repo_id (all cached revisions, or the given ones) would free; raises NotCached."""
     try:
-        cache = scan_cache_dir(cache_dir)
+        # scan_cache_dir's own default is frozen at import; huggingface_hub's downloads read constants.
+        cache = scan_cache_dir(cache_dir or constants.HF_HUB_CACHE)
     except CacheNotFound:
         cache = None
     repo = next((r for r in cache.repos if r.repo_id == repo_id and r.repo_type == "model"), None) if cache else None

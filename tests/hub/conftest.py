@@ -16,11 +16,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from loopback_hub import LoopbackHub  # noqa: E402
+from repo_names import DRAFT_REPO, GATED_REPO, QUANTIZED_REPO, TARGET_REPO  # noqa: E402
 
-TARGET_REPO = "test-org/Tiny-Qwen3"
-QUANTIZED_REPO = "mlx-community/Tiny-Qwen3-4bit"
-DRAFT_REPO = "z-lab/Tiny-Qwen3-DFlash"
-GATED_REPO = "meta-llama/Tiny-Llama"
 NOT_A_MODEL_FILES = {"README.md": b"# tiny\n", "pytorch_model.bin": b"\0" * 4096,
                      "original/params.json": b"{}"}
 

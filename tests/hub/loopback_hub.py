@@ -32,6 +32,7 @@ class Repo:
     downloads: int = 0
     last_modified: str = "2026-05-01T12:00:00.000Z"
     parameters: int | None = None
+    declared_sizes: dict[str, int] = field(default_factory=dict)  # sizes to claim instead of the real ones
     sha: str = field(init=False)
 
     def __post_init__(self):
@@ -44,7 +45,7 @@ class Repo:
             "private": False, "gated": "manual" if self.gated else False, "disabled": False,
             "downloads": self.downloads, "likes": 0, "tags": ["mlx"], "library_name": "mlx",
             "usedStorage": sum(len(b) for b in self.files.values()),
-            "siblings": [{"rfilename": name, "size": len(data), "blobId": hashlib.sha1(data).hexdigest()}
+            "siblings": [{"rfilename": name, "size": self.declared_sizes.get(name, len(data)), "blobId": hashlib.sha1(data).hexdigest()}
                          for name, data in sorted(self.files.items())],
         }
         if self.parameters is not None:
@@ -60,7 +61,7 @@ class LoopbackHub:
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:

@@ -1,0 +1,24 @@
+"""Searching the hub returns what a user needs to choose: downloads, size, last change."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from repo_names import DRAFT_REPO, QUANTIZED_REPO, TARGET_REPO
+
+from dflash_tui.hub.search import search_models
+
+
+def test_search_lists_matches_most_downloaded_first_with_size_and_date(hub_env, hub):
+    found = search_models("tiny-qwen3")
+
+    assert [m.repo_id for m in found] == [QUANTIZED_REPO, TARGET_REPO, DRAFT_REPO]
+    top = found[0]
+    assert top.downloads == 9000
+    assert top.size_bytes == sum(len(b) for b in hub.repos[QUANTIZED_REPO].files.values())
+    assert top.last_modified == datetime(2026, 5, 20, 8, 30, tzinfo=timezone.utc)
+    assert [m.looks_like_draft for m in found] == [False, False, True]
+
+
+def test_search_can_keep_to_one_organisation(hub_env):
+    assert [m.repo_id for m in search_models("tiny", author="z-lab")] == [DRAFT_REPO]

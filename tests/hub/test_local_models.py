@@ -1,0 +1,83 @@
+"""Listing and removing models, on a real HF cache filled by pulls from the loopback hub."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from repo_names import DRAFT_REPO, QUANTIZED_REPO, TARGET_REPO
+
+from dflash_tui.hub.download import pull
+from dflash_tui.hub.errors import DownloadCancelled, NotCached
+from dflash_tui.hub.local import list_local_models, resolve_local
+from dflash_tui.hub.remove import plan_removal, remove
+
+
+def test_listing_shows_kind_family_parameters_quantization_and_size(hub_env, model_dirs):
+    for repo in (TARGET_REPO, QUANTIZED_REPO, DRAFT_REPO):
+        pull(repo)
+
+    models = {m.name: m for m in list_local_models()}
+
+    target, quantized, draft = models[TARGET_REPO], models[QUANTIZED_REPO], models[DRAFT_REPO]
+    assert (target.description.kind, target.description.family) == ("target", "qwen3")
+    assert (draft.description.kind, quantized.description.kind) == ("draft", "target")
+    assert target.description.quantization is None and not target.description.parameters_estimated
+    assert (quantized.description.quantization.bits, quantized.description.quantization.group_size) == (4, 32)
+    assert quantized.description.parameters_estimated
+    assert quantized.description.parameters == target.description.parameters
+    assert target.description.size_bytes == sum(p.stat().st_size for p in model_dirs["target"].iterdir())
+    assert target.refs == ("main",) and target.source == "hf-cache"
+    assert resolve_local(TARGET_REPO) == target.path
+
+
+def test_user_folders_are_listed_next_to_the_cache(hub_env, model_dirs):
+    models = list_local_models([model_dirs["target"].parent])
+
+    assert {m.path for m in models} == set(model_dirs.values())
+    assert all(m.source == "folder" and m.revision is None for m in models)
+
+
+def test_a_folder_with_a_broken_config_is_listed_with_the_reason(tmp_path):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+
+    [model] = list_local_models([tmp_path])
+
+    assert model.description.kind == "unknown"
+    assert "unreadable config.json" in model.description.problem
+
+
+def test_removing_a_model_frees_the_reported_space_and_unlists_it(hub_env):
+    pull(TARGET_REPO)
+    pull(DRAFT_REPO)
+    blobs = hub_env / "models--test-org--Tiny-Qwen3" / "blobs"
+    on_disk = sum(p.stat().st_size for p in blobs.iterdir())
+
+    plan = plan_removal(TARGET_REPO)
+    freed = remove(plan)
+
+    assert freed == plan.freed_bytes == on_disk
+    assert [m.name for m in list_local_models()] == [DRAFT_REPO]
+    assert not blobs.exists()
+
+
+def test_removing_a_cancelled_pull_clears_its_partial_files(hub_env, hub):
+    hub.trickle_seconds["model.safetensors"] = 0.005
+    cancel = threading.Event()
+    with pytest.raises(DownloadCancelled):
+        pull(TARGET_REPO, cancel=cancel,
+             progress=lambda p: p.file == "model.safetensors" and p.done_bytes > 200_000 and cancel.set())
+    partial = next(hub_env.glob("models--*/blobs/*.incomplete"))
+
+    plan = plan_removal(TARGET_REPO)
+
+    assert plan.freed_bytes >= partial.stat().st_size
+    remove(plan)
+    assert not partial.exists()
+    assert list_local_models() == []
+
+
+def test_removing_a_model_that_is_not_cached_says_so(hub_env):
+    with pytest.raises(NotCached, match="not in the Hugging Face cache: `dflash-tui models list`"):
+        plan_removal(TARGET_REPO)

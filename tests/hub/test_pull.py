@@ -1,0 +1,107 @@
+"""Pulling a model through the real huggingface_hub client from the loopback hub."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from huggingface_hub import constants
+from repo_names import GATED_REPO, TARGET_REPO
+
+from dflash_tui.hub.download import pull
+from dflash_tui.hub.errors import DiskFull, DownloadCancelled, GatedRepo, OfflineError, RepoNotFound
+
+MODEL_FILES = ["config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json",
+               "tokenizer_config.json"]
+
+
+def test_pulled_model_loads_and_generates_with_mlx_lm(hub_env, model_dirs):
+    from dflash_tui.mlx_setup import load_openblas
+
+    load_openblas()
+    from mlx_lm import generate, load
+
+    events = []
+    snapshot = pull(TARGET_REPO, progress=events.append)
+
+    assert sorted(p.name for p in snapshot.iterdir()) == MODEL_FILES
+    assert (snapshot / "model.safetensors").read_bytes() == (model_dirs["target"] / "model.safetensors").read_bytes()
+    assert events[-1].done_bytes == events[-1].total_bytes > 0
+    assert events[-1].files_done == events[-1].files_total == len(MODEL_FILES)
+    model, tokenizer = load(str(snapshot))
+    text = generate(model, tokenizer, prompt="The quick brown fox", max_tokens=4)
+    assert len(tokenizer.encode(text)) >= 1
+
+
+def test_pull_skips_files_a_model_does_not_need(hub_env, hub):
+    snapshot = pull(TARGET_REPO)
+
+    assert not (snapshot / "README.md").exists() and not (snapshot / "pytorch_model.bin").exists()
+    assert not any("pytorch_model.bin" in path or "original/" in path for _, path, _ in hub.requests)
+
+
+def test_cancelled_pull_keeps_partial_file_and_next_pull_resumes_with_range(hub_env, hub, model_dirs):
+    hub.trickle_seconds["model.safetensors"] = 0.005
+    cancel = threading.Event()
+
+    def cancel_midway(progress):
+        if progress.file == "model.safetensors" and progress.done_bytes > progress.total_bytes // 3:
+            cancel.set()
+
+    with pytest.raises(DownloadCancelled, match="pull again to resume"):
+        pull(TARGET_REPO, progress=cancel_midway, cancel=cancel)
+    partials = list(hub_env.glob("models--*/blobs/*.incomplete"))
+    assert len(partials) == 1
+    kept = partials[0].stat().st_size
+    assert 0 < kept < (model_dirs["target"] / "model.safetensors").stat().st_size
+
+    hub.trickle_seconds.clear()
+    snapshot = pull(TARGET_REPO)
+
+    assert hub.ranges_for("model.safetensors") == [None, f"bytes={kept}-"]
+    assert (snapshot / "model.safetensors").read_bytes() == (model_dirs["target"] / "model.safetensors").read_bytes()
+    assert not list(hub_env.glob("models--*/blobs/*.incomplete"))
+
+
+def test_dropped_connection_resumes_from_the_last_byte_received(hub_env, hub, model_dirs):
+    hub.drop_once_after["model.safetensors"] = 100_000
+
+    snapshot = pull(TARGET_REPO)
+
+    assert hub.ranges_for("model.safetensors") == [None, "bytes=100000-"]
+    assert (snapshot / "model.safetensors").read_bytes() == (model_dirs["target"] / "model.safetensors").read_bytes()
+
+
+def test_missing_repo_says_so_and_how_to_find_the_right_name(hub_env):
+    with pytest.raises(RepoNotFound, match=r"no model repo test-org/Nope .*dflash-tui models search Nope"):
+        pull("test-org/Nope")
+
+
+def test_gated_repo_says_to_accept_terms_and_log_in(hub_env):
+    with pytest.raises(GatedRepo, match=r"meta-llama/Tiny-Llama is gated: accept its terms .*hf auth login"):
+        pull(GATED_REPO)
+
+
+def test_offline_mode_gives_a_clear_message(hub_env, monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+    with pytest.raises(OfflineError, match="HF_HUB_OFFLINE"):
+        pull(TARGET_REPO)
+
+
+def test_unreachable_hub_says_to_check_the_network(hub_env, hub, monkeypatch):
+    closed = hub.url.rsplit(":", 1)[0] + ":9"  # the discard port: nothing listens on loopback
+    monkeypatch.setattr(constants, "ENDPOINT", closed)
+
+    with pytest.raises(OfflineError, match="cannot reach .* check the network connection"):
+        pull(TARGET_REPO)
+
+
+def test_repo_larger_than_the_free_disk_is_refused_before_writing(hub_env, hub):
+    huge = 1 << 60  # 1 EiB: more than any disk has free
+    hub.repos[TARGET_REPO].files["model-00002-of-00002.safetensors"] = b""
+    hub.repos[TARGET_REPO].declared_sizes = {"model-00002-of-00002.safetensors": huge}
+
+    with pytest.raises(DiskFull, match="not enough disk space .* free some space"):
+        pull(TARGET_REPO)
+    assert not hub_env.exists() or not list(hub_env.rglob("*.incomplete"))
