@@ -36,6 +36,7 @@ class ChatSettings:
     send_keys: list[str] = field(default_factory=lambda: ["enter"])
     newline_keys: list[str] = field(default_factory=lambda: ["shift+enter", "alt+enter", "ctrl+j"])
     show_conversations: bool = True
+    max_prompt_chars: int = 50_000  # longer prompts are refused with a message (and kept in the input)
 
 
 @dataclass

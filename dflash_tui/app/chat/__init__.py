@@ -1,0 +1,1 @@
+"""The chat pane: conversation list, message log, prompt input, status line."""

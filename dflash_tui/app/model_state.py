@@ -1,0 +1,38 @@
+"""What the app knows about the loaded model pair, and how to say it (no Textual)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NONE, LOADING, READY, FAILED = "none", "loading", "ready", "failed"
+HOW_TO_GET_ONE = ("Press F2 to choose a model, or start with `dflash-tui --target PATH_OR_REPO` "
+                  "(`dflash-tui pull REPO` downloads one).")
+
+
+@dataclass
+class ModelState:
+    status: str = NONE
+    target: str = ""
+    draft: str | None = None
+    block_size: int | None = None
+    message: str = ""  # the latest progress or failure text
+
+    @property
+    def ready(self) -> bool:
+        return self.status == READY
+
+    def describe(self) -> str:
+        if self.status == READY:
+            return f"{self.target} + {self.draft}" if self.draft else f"{self.target} (no draft)"
+        if self.status == LOADING:
+            return f"Loading: {self.message}"
+        if self.status == FAILED:
+            return "Model failed to load (F2 to choose another)"
+        return "No model loaded (F2 to choose one)"
+
+    def explain_not_ready(self) -> str:
+        if self.status == LOADING:
+            return "The model is still loading; wait for it to finish."
+        if self.status == FAILED:
+            return f"The model failed to load: {self.message} {HOW_TO_GET_ONE}"
+        return f"No model is loaded. {HOW_TO_GET_ONE}"

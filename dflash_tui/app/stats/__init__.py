@@ -1,0 +1,1 @@
+"""The live-stats pane and the numbers behind it."""

@@ -1,0 +1,81 @@
+"""Live numbers of one reply, built from coalesced service updates (no Textual).
+
+Kept apart from the widgets so the arithmetic is tested on its own and the pane
+only draws what is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ...engine.events import GenerationSummary
+from ...service import RequestUpdate
+
+SERIES_LIMIT = 400  # points kept for sparklines: enough for the widest terminal
+
+
+@dataclass
+class ReplyStats:
+    tps_series: list[float] = field(default_factory=list)
+    acceptance_series: list[float] = field(default_factory=list)
+    histogram: list[int] = field(default_factory=list)
+    phase_s: dict[str, float] = field(default_factory=lambda: {"draft": 0.0, "verify": 0.0, "rollback": 0.0})
+    current_tps: float = 0.0
+    generated_tokens: int = 0
+    mode: str = ""
+    block_size: int = 0
+    prompt_tps: float | None = None
+    ttft_s: float | None = None
+    summary: GenerationSummary | None = None
+
+    def add(self, update: RequestUpdate) -> None:
+        if update.prefill and update.prefill.prefill_s > 0:
+            self.prompt_tps = update.prefill.prefilled_tokens / update.prefill.prefill_s
+        for cycle in update.cycles:
+            self.mode, self.block_size = cycle.mode, cycle.block_size
+            self.current_tps = cycle.generation_tps
+            self.generated_tokens = cycle.generated_tokens
+            self.tps_series.append(cycle.generation_tps)
+            if cycle.drafted:
+                self.acceptance_series.append(cycle.accepted / cycle.drafted)
+            if len(self.histogram) <= cycle.accepted:
+                self.histogram.extend([0] * (cycle.accepted + 1 - len(self.histogram)))
+            self.histogram[cycle.accepted] += 1
+            for phase in self.phase_s:
+                self.phase_s[phase] += getattr(cycle, f"{phase}_s")
+        del self.tps_series[:-SERIES_LIMIT], self.acceptance_series[:-SERIES_LIMIT]
+        if update.summary:
+            self._finish(update.summary)
+
+    def _finish(self, summary: GenerationSummary) -> None:
+        self.summary = summary
+        self.mode, self.block_size = summary.mode, summary.block_size or self.block_size
+        self.generated_tokens = summary.generated_tokens
+        self.prompt_tps, self.ttft_s = summary.prompt_tps, summary.ttft_s
+        if summary.accept_histogram:
+            self.histogram = list(summary.accept_histogram)
+        if summary.phase_s:
+            self.phase_s = {k: summary.phase_s.get(k, 0.0) for k in self.phase_s}
+
+    @property
+    def average_tps(self) -> float:
+        return self.summary.generation_tps if self.summary else self.current_tps
+
+
+def summary_to_stats(summary: GenerationSummary) -> dict:
+    """What a saved reply keeps of its summary (the text lives in the message itself)."""
+    stats = asdict(summary)
+    del stats["text"], stats["token_ids"]
+    return stats
+
+
+def format_reply_stats(stats: dict) -> str:
+    """The compact line under a reply, e.g. '41.8 tok/s · τ 3.52 · 62% accepted · 128 tok · 3.1 s · dflash'."""
+    parts = [f"{stats.get('generation_tps', 0.0):.1f} tok/s"]
+    if stats.get("mode") == "dflash":
+        parts.append(f"τ {stats.get('tau', 0.0):.2f}")
+        parts.append(f"{stats.get('acceptance', 0.0):.0%} accepted")
+    parts.append(f"{stats.get('generated_tokens', 0)} tok")
+    parts.append(f"{stats.get('prefill_s', 0.0) + stats.get('generation_s', 0.0):.1f} s")
+    parts.append(stats.get("mode", ""))
+    return " · ".join(p for p in parts if p)
