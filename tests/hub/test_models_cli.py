@@ -18,14 +18,7 @@ from repo_names import DRAFT_REPO, GATED_REPO, QUANTIZED_REPO, TARGET_REPO
 from dflash_tui.hub.cli_commands import add_models_parser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RUN_MODELS_CLI = (
-    "import argparse, sys\n"
-    "from dflash_tui.hub.cli_commands import add_models_parser\n"
-    "parser = argparse.ArgumentParser(prog='dflash-tui')\n"
-    "add_models_parser(parser.add_subparsers(dest='command'))\n"
-    "args = parser.parse_args(sys.argv[1:])\n"
-    "sys.exit(args.func(args))\n"
-)
+MODELS_CLI = Path(__file__).with_name("run_models_cli.py")
 
 
 def main(argv: list[str]) -> int:
@@ -95,12 +88,12 @@ def test_pair_checks_a_pulled_pair_and_reports_a_mismatch(hub_env, capsys):
 
 def test_cli_follows_hf_endpoint_and_hf_home_from_the_environment(hub, tmp_path):
     env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf"),
-           "DFLASH_TUI_HOME": str(tmp_path / "home"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+           "DFLASH_TUI_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO_ROOT)}
     env.pop("HF_HUB_CACHE", None)
     env.pop("HF_TOKEN", None)
 
     def run(*args):
-        return subprocess.run([sys.executable, "-c", RUN_MODELS_CLI, "models", *args], env=env, cwd=REPO_ROOT,
+        return subprocess.run([sys.executable, str(MODELS_CLI), "models", *args], env=env, cwd=REPO_ROOT,
                               capture_output=True, text=True, timeout=120)
 
     pulled = run("pull", DRAFT_REPO)

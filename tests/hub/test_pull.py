@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from huggingface_hub import constants
-from repo_names import GATED_REPO, TARGET_REPO
+from repo_names import DRAFT_REPO, GATED_REPO, TARGET_REPO
 
 from dflash_tui.hub.download import pull
 from dflash_tui.hub.errors import DiskFull, DownloadCancelled, GatedRepo, OfflineError, RepoNotFound
@@ -105,3 +105,16 @@ def test_repo_larger_than_the_free_disk_is_refused_before_writing(hub_env, hub):
     with pytest.raises(DiskFull, match="not enough disk space .* free some space"):
         pull(TARGET_REPO)
     assert not hub_env.exists() or not list(hub_env.rglob("*.incomplete"))
+
+
+def test_pulled_target_and_draft_load_as_a_dflash_pair_and_generate(hub_env):
+    from dflash_tui.engine.events import GenerationSummary
+    from dflash_tui.engine.session import Engine
+
+    engine = Engine.load(pull(TARGET_REPO), pull(DRAFT_REPO))
+    events = list(engine.generate(engine.encode_chat([{"role": "user", "content": "hi"}]), max_tokens=8,
+                                  mode="dflash"))
+
+    summary = events[-1]
+    assert isinstance(summary, GenerationSummary) and summary.mode == "dflash"
+    assert summary.generated_tokens > 0
