@@ -16,7 +16,7 @@ from ..settings import load_settings
 from .describe import read_config
 from .download import pull
 from .errors import HubError
-from .local import list_local_models, resolve_local
+from .local import list_local_models, partial_downloads, resolve_local
 from .pair_overrides import set_pair_override
 from .pairing import check_local_pair, draft_for
 from .remove import plan_removal, remove
@@ -71,6 +71,9 @@ def _user_folders() -> list[str]:
 
 def list_command(args) -> int:
     models = list_local_models(_user_folders() + args.dir)
+    for partial in partial_downloads():
+        print(f"partial download: {partial.repo_id} ({format_size(partial.bytes_on_disk)}); "
+              f"`dflash-tui models pull {partial.repo_id}` resumes it, `models rm` clears it", file=sys.stderr)
     if not models:
         print("no models yet: `dflash-tui models search QUERY`, then `dflash-tui models pull REPO`")
         return 0

@@ -104,7 +104,7 @@ def _fetch_file(repo_id: str, filename: str, commit: str, storage: Path, tracker
     tracker.add(_size(partial))
     failures = 0
     while True:
-        before = partial.stat().st_size if partial.exists() else 0
+        before = _size(partial)
         try:
             _stream_into(partial, meta.location, meta.size, tracker, cancel, token)
             break

@@ -30,6 +30,26 @@ def list_local_models(folders: list[str | Path] = (), cache_dir: str | Path | No
     return cached_models(cache_dir) + [m for folder in folders for m in folder_models(Path(folder).expanduser())]
 
 
+@dataclass(frozen=True)
+class PartialDownload:
+    """Bytes an interrupted pull left behind; pulling the repo again resumes from them."""
+
+    repo_id: str
+    bytes_on_disk: int
+
+
+def partial_downloads(cache_dir: str | Path | None = None) -> list[PartialDownload]:
+    try:
+        cache = scan_cache_dir(cache_dir or constants.HF_HUB_CACHE)
+    except CacheNotFound:
+        return []
+    sizes: dict[str, int] = {}
+    for partial in cache.incomplete_files:
+        repo_id = partial.file_path.parent.parent.name.split("--", 1)[1].replace("--", "/")
+        sizes[repo_id] = sizes.get(repo_id, 0) + partial.size_on_disk
+    return [PartialDownload(repo_id, size) for repo_id, size in sorted(sizes.items())]
+
+
 def cached_models(cache_dir: str | Path | None = None) -> list[LocalModel]:
     try:
         # scan_cache_dir's own default is frozen at import; huggingface_hub's downloads read constants.

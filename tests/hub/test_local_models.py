@@ -9,7 +9,7 @@ from repo_names import DRAFT_REPO, QUANTIZED_REPO, TARGET_REPO
 
 from dflash_tui.hub.download import pull
 from dflash_tui.hub.errors import DownloadCancelled, NotCached
-from dflash_tui.hub.local import list_local_models, resolve_local
+from dflash_tui.hub.local import PartialDownload, list_local_models, partial_downloads, resolve_local
 from dflash_tui.hub.remove import plan_removal, remove
 
 
@@ -62,13 +62,14 @@ def test_removing_a_model_frees_the_reported_space_and_unlists_it(hub_env):
     assert not blobs.exists()
 
 
-def test_removing_a_cancelled_pull_clears_its_partial_files(hub_env, hub):
+def test_a_cancelled_pull_is_listed_as_partial_and_removing_it_clears_the_files(hub_env, hub):
     hub.trickle_seconds["model.safetensors"] = 0.005
     cancel = threading.Event()
     with pytest.raises(DownloadCancelled):
         pull(TARGET_REPO, cancel=cancel,
              progress=lambda p: p.file == "model.safetensors" and p.done_bytes > 200_000 and cancel.set())
     partial = next(hub_env.glob("models--*/blobs/*.incomplete"))
+    assert partial_downloads() == [PartialDownload(TARGET_REPO, partial.stat().st_size)]
 
     plan = plan_removal(TARGET_REPO)
 

@@ -77,6 +77,11 @@ def test_missing_repo_says_so_and_how_to_find_the_right_name(hub_env):
         pull("test-org/Nope")
 
 
+def test_malformed_repo_id_says_what_a_repo_id_looks_like(hub_env):
+    with pytest.raises(RepoNotFound, match="is not a repo id: use org/name"):
+        pull("not a/repo id")
+
+
 def test_gated_repo_says_to_accept_terms_and_log_in(hub_env):
     with pytest.raises(GatedRepo, match=r"meta-llama/Tiny-Llama is gated: accept its terms .*hf auth login"):
         pull(GATED_REPO)
