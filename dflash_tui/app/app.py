@@ -36,7 +36,7 @@ UI_TICK_S = 1 / 20
 
 
 class DflashApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute, so subclasses elsewhere find it
     TITLE = "dflash-tui"
     BINDINGS = [
         Binding("f1", "show_pane('chat')", "Chat", id="pane.chat"),

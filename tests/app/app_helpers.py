@@ -12,9 +12,34 @@ from dflash_tui.fake_engine import FakeEngine
 from dflash_tui.service import DecoderService
 
 
-def make_app(reply: str | None = None, chunk_delay_s: float = 0.0, target: str = "fake-target") -> DflashApp:
+class RecordingApp(DflashApp):
+    """The real app, remembering every notification so tests can read what the user was told."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.notices: list[str] = []
+
+    def notify(self, message, *args, **kwargs):
+        self.notices.append(str(message))
+        super().notify(message, *args, **kwargs)
+
+    def told(self, fragment: str) -> bool:
+        return any(fragment in notice for notice in self.notices)
+
+
+def make_app(reply: str | None = None, chunk_delay_s: float = 0.0, target: str | None = "fake-target",
+             engines: list | None = None) -> RecordingApp:
+    """An app over the real service with a FakeEngine; engines collects every engine it loads."""
     kwargs = {"chunk_delay_s": chunk_delay_s} | ({"reply": reply} if reply is not None else {})
-    return DflashApp(DecoderService(FakeEngine.loader(**kwargs)), target=target)
+    load = FakeEngine.loader(**kwargs)
+
+    def loader(*args):
+        engine = load(*args)
+        if engines is not None:
+            engines.append(engine)
+        return engine
+
+    return RecordingApp(DecoderService(loader), target=target)
 
 
 async def wait_until(pilot, condition, timeout_s: float = 5.0) -> None:
@@ -27,6 +52,14 @@ async def wait_until(pilot, condition, timeout_s: float = 5.0) -> None:
 
 async def ready(pilot) -> None:
     await wait_until(pilot, lambda: pilot.app.model.ready)
+
+
+async def send(pilot, text: str) -> None:
+    """Type a prompt, press Enter and wait until the reply is finished."""
+    await type_text(pilot, text)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: not pilot.app.chat.generating)
+    await pilot.pause()
 
 
 async def type_text(pilot, text: str) -> None:
