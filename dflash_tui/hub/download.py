@@ -30,7 +30,6 @@ from .errors import (
     DownloadCancelled,
     DownloadInterrupted,
     HubError,
-    disk_full_message,
     hub_errors,
 )
 from .units import format_size
@@ -174,7 +173,11 @@ def _check_free_space(repo_id: str, storage: Path, needed: int) -> None:
     existing = next(p for p in (storage, *storage.parents) if p.exists())
     free = shutil.disk_usage(existing).free
     if needed > free:
-        raise DiskFull(disk_full_message(repo_id, needed, free, str(existing)))
+        raise DiskFull(
+            f"not enough disk space for {repo_id}: it needs {format_size(needed)} more but {existing} has "
+            f"{format_size(free)} free; free some space (`dflash-tui models rm REPO`) or point HF_HOME at a "
+            "bigger disk"
+        )
 
 
 class _Tracker:

@@ -20,7 +20,6 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from .units import format_size
 
 
 class HubError(Exception):
@@ -57,13 +56,6 @@ class NotCached(HubError):
 
 class PairOverridesInvalid(HubError):
     pass
-
-
-def disk_full_message(repo_id: str, needed: int, free: int, folder: str) -> str:
-    return (
-        f"not enough disk space for {repo_id}: it needs {format_size(needed)} more but {folder} has "
-        f"{format_size(free)} free; free some space (`dflash-tui models rm REPO`) or point HF_HOME at a bigger disk"
-    )
 
 
 @contextmanager

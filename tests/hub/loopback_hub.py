@@ -58,6 +58,7 @@ class LoopbackHub:
         self.repos: dict[str, Repo] = {}
         self.trickle_seconds: dict[str, float] = {}  # file name -> pause per 16 KiB chunk
         self.drop_once_after: dict[str, int] = {}  # file name -> bytes sent before the connection drops
+        self.ignore_range = False  # answer 200 with the whole file, as some CDNs do
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -145,7 +146,7 @@ def _handler_for(hub: LoopbackHub):
             if data is None:
                 return self._error(404, "EntryNotFound", "Entry not found")
             start = 0
-            if rng := self.headers.get("Range"):
+            if (rng := self.headers.get("Range")) and not hub.ignore_range:
                 start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
             self.send_response(206 if start else 200)
             self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')

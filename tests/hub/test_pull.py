@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import pytest
@@ -70,6 +71,27 @@ def test_dropped_connection_resumes_from_the_last_byte_received(hub_env, hub, mo
 
     assert hub.ranges_for("model.safetensors") == [None, "bytes=100000-"]
     assert (snapshot / "model.safetensors").read_bytes() == (model_dirs["target"] / "model.safetensors").read_bytes()
+
+
+def test_server_ignoring_range_restarts_the_file_without_corrupting_it(hub_env, hub, model_dirs):
+    hub.drop_once_after["model.safetensors"] = 100_000
+    hub.ignore_range = True
+
+    snapshot = pull(TARGET_REPO)
+
+    assert hub.ranges_for("model.safetensors") == [None, "bytes=100000-"]
+    assert (snapshot / "model.safetensors").read_bytes() == (model_dirs["target"] / "model.safetensors").read_bytes()
+
+
+def test_disk_filling_up_mid_download_says_to_free_space(hub_env, model_dirs):
+    # The partial blob is /dev/full, where every write fails with ENOSPC, as on a full disk.
+    etag = hashlib.sha256((model_dirs["target"] / "model.safetensors").read_bytes()).hexdigest()
+    blobs = hub_env / "models--test-org--Tiny-Qwen3" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / f"{etag}.incomplete").symlink_to("/dev/full")
+
+    with pytest.raises(DiskFull, match="the disk filled up while writing test-org/Tiny-Qwen3: free some space"):
+        pull(TARGET_REPO)
 
 
 def test_missing_repo_says_so_and_how_to_find_the_right_name(hub_env):
