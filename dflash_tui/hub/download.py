@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import httpx2
 from huggingface_hub import HfApi, constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
@@ -101,11 +102,15 @@ def _fetch_file(repo_id: str, filename: str, commit: str, storage: Path, tracker
     partial = blob.with_name(blob.name + ".incomplete")
     partial.parent.mkdir(parents=True, exist_ok=True)
     tracker.add(_size(partial))
+    headers = build_hf_headers(token=token)
+    headers["Accept-Encoding"] = "identity"
+    if urlsplit(meta.location).netloc != urlsplit(url).netloc:
+        headers.pop("authorization", None)  # the hub redirects weights to a CDN: the token stays with the hub
     failures = 0
     while True:
         before = _size(partial)
         try:
-            _stream_into(partial, meta.location, meta.size, tracker, cancel, token)
+            _stream_into(partial, meta.location, meta.size, tracker, cancel, headers)
             break
         except (httpx2.TransportError, _ShortRead) as error:
             failures = 0 if _size(partial) > before else failures + 1
@@ -121,7 +126,7 @@ def _fetch_file(repo_id: str, filename: str, commit: str, storage: Path, tracker
 
 
 def _stream_into(partial: Path, url: str, expected: int | None, tracker: _Tracker,
-                 cancel: threading.Event, token) -> None:
+                 cancel: threading.Event, headers: dict[str, str]) -> None:
     offset = _size(partial)
     if expected is not None and offset > expected:
         partial.unlink()
@@ -129,10 +134,8 @@ def _stream_into(partial: Path, url: str, expected: int | None, tracker: _Tracke
         offset = 0
     if expected is not None and offset == expected:
         return
-    headers = build_hf_headers(token=token)
-    headers["Accept-Encoding"] = "identity"
     if offset:
-        headers["Range"] = f"bytes={offset}-"
+        headers = {**headers, "Range": f"bytes={offset}-"}
     with get_session().stream("GET", url, headers=headers, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT) as response:
         hf_raise_for_status(response)
         if offset and response.status_code == 200:  # the server ignored Range: start over

@@ -94,6 +94,12 @@ def _handler_for(hub: LoopbackHub):
         def log_message(self, *args):
             pass
 
+        def handle(self):
+            try:
+                super().handle()
+            except ConnectionResetError:
+                pass  # the client closed a keep-alive connection (a cancelled pull does)
+
         def do_HEAD(self):
             self._serve(body=False)
 
