@@ -24,6 +24,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 CHUNK = 16 * 1024
 
 
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    range: str | None
+    authorized: bool
+
+
 @dataclass
 class Repo:
     repo_id: str
@@ -59,7 +67,8 @@ class LoopbackHub:
         self.trickle_seconds: dict[str, float] = {}  # file name -> pause per 16 KiB chunk
         self.drop_once_after: dict[str, int] = {}  # file name -> bytes sent before the connection drops
         self.ignore_range = False  # answer 200 with the whole file, as some CDNs do
-        self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
+        self.requests: list[Request] = []
+        self.cdn: LoopbackHub | None = None  # when set, .safetensors resolve to a 302 there, as on the real hub
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -76,7 +85,14 @@ class LoopbackHub:
         return repo
 
     def ranges_for(self, filename: str) -> list[str | None]:
-        return [r for method, path, r in self.requests if method == "GET" and path.endswith("/" + filename)]
+        return [r.range for r in self.requests if r.method == "GET" and r.path.endswith("/" + filename)]
+
+    def blob(self, sha256: str) -> tuple[str, bytes] | None:
+        for repo in self.repos.values():
+            for name, data in repo.files.items():
+                if hashlib.sha256(data).hexdigest() == sha256:
+                    return name, data
+        return None
 
     def __enter__(self):
         self._thread.start()
@@ -109,13 +125,16 @@ def _handler_for(hub: LoopbackHub):
         def _serve(self, body: bool):
             parts = urlsplit(self.path)
             path = unquote(parts.path)
-            hub.requests.append((self.command, path, self.headers.get("Range")))
+            hub.requests.append(Request(self.command, path, self.headers.get("Range"),
+                                        "authorization" in self.headers))
             if path == "/api/models":
                 return self._search(parse_qs(parts.query))
             if m := re.fullmatch(r"/api/models/([^/]+/[^/]+?)(?:/revision/([^/]+))?", path):
                 return self._info(m.group(1), m.group(2) or "main")
             if m := re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):
                 return self._resolve(m.group(1), m.group(2), m.group(3), body)
+            if (m := re.fullmatch(r"/blobs/([0-9a-f]{64})", path)) and (found := hub.blob(m.group(1))):
+                return self._send_file(*found, body)
             self._error(404, "NotFound", "no such endpoint")
 
         def _repo(self, repo_id: str, revision: str) -> Repo | None:
@@ -151,12 +170,26 @@ def _handler_for(hub: LoopbackHub):
             data = repo.files.get(filename)
             if data is None:
                 return self._error(404, "EntryNotFound", "Entry not found")
+            etag = hashlib.sha256(data).hexdigest()
+            if hub.cdn is not None and filename.endswith(".safetensors"):
+                self.send_response(302)
+                self.send_header("Location", f"{hub.cdn.url}/blobs/{etag}")
+                self.send_header("X-Linked-Etag", f'"{etag}"')
+                self.send_header("X-Linked-Size", str(len(data)))
+                self.send_header("X-Repo-Commit", repo.sha)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self._send_file(filename, data, body, {"X-Repo-Commit": repo.sha})
+
+        def _send_file(self, filename: str, data: bytes, body: bool, headers: dict[str, str] | None = None):
             start = 0
             if (rng := self.headers.get("Range")) and not hub.ignore_range:
                 start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
             self.send_response(206 if start else 200)
             self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
-            self.send_header("X-Repo-Commit", repo.sha)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Accept-Ranges", "bytes")
             self.send_header("Content-Length", str(len(data) - start))
             if start:

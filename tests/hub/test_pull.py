@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from huggingface_hub import constants
+from loopback_hub import LoopbackHub
 from repo_names import DRAFT_REPO, GATED_REPO, TARGET_REPO
 
 from dflash_tui.hub.download import pull
@@ -38,7 +39,7 @@ def test_pull_skips_files_a_model_does_not_need(hub_env, hub):
     snapshot = pull(TARGET_REPO)
 
     assert not (snapshot / "README.md").exists() and not (snapshot / "pytorch_model.bin").exists()
-    assert not any("pytorch_model.bin" in path or "original/" in path for _, path, _ in hub.requests)
+    assert not any("pytorch_model.bin" in r.path or "original/" in r.path for r in hub.requests)
 
 
 def test_cancelled_pull_keeps_partial_file_and_next_pull_resumes_with_range(hub_env, hub, model_dirs):
@@ -92,6 +93,19 @@ def test_disk_filling_up_mid_download_says_to_free_space(hub_env, model_dirs):
 
     with pytest.raises(DiskFull, match="the disk filled up while writing test-org/Tiny-Qwen3: free some space"):
         pull(TARGET_REPO)
+
+
+def test_weights_redirected_to_a_cdn_download_without_sending_the_token(hub_env, hub, model_dirs):
+    with LoopbackHub() as cdn:
+        cdn.repos = hub.repos
+        hub.cdn = cdn
+
+        snapshot = pull(TARGET_REPO, token="hf_secret_test_token")
+
+    [weights] = [r for r in cdn.requests if r.method == "GET"]
+    assert weights.path.startswith("/blobs/") and not weights.authorized
+    assert all(r.authorized for r in hub.requests if "/resolve/" in r.path)
+    assert (snapshot / "model.safetensors").read_bytes() == (model_dirs["target"] / "model.safetensors").read_bytes()
 
 
 def test_missing_repo_says_so_and_how_to_find_the_right_name(hub_env):
