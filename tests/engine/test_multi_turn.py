@@ -1,0 +1,83 @@
+"""A chat turn that extends the cached conversation prefills only what is new, and answers as a fresh engine."""
+
+from engine_testkit import (PROMPTS, mx, PrefillDone, assert_greedy_parity, chat_ids, fresh_engine, of_type,
+                            summary_of)
+
+
+def next_turn(engine, first_prompt: list[int], reply: list[int], text: str) -> list[int]:
+    """The ids of [user, assistant reply, user text] continuing exactly from first_prompt + reply."""
+    closing = engine.tokenizer.encode("<|im_end|>\n", add_special_tokens=False)
+    assert closing[0] == engine.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    return first_prompt + reply + closing + chat_ids(engine, text)
+
+
+def assert_matches_fresh_engine(engine, ids: list[int], got) -> None:
+    """Same reply as a fresh engine; with the same tokens, the same caches and draft context too."""
+    fresh = fresh_engine(engine)
+    want = summary_of(list(fresh.generate(ids, max_tokens=48)))
+    assert got.stop_reason == want.stop_reason
+    assert_greedy_parity(engine.target, ids, got.token_ids, want.token_ids)
+    if got.token_ids != want.token_ids:
+        return  # split at a near-tie: the states legitimately differ
+    reused, clean = engine._state, fresh._state
+    assert reused.tokens == clean.tokens
+    assert engine.target.cache_offset(reused.cache) == len(reused.tokens)
+    # a stale draft context would not change the output (the target decides), only acceptance: check it directly
+    assert reused.context.length == clean.context.length == len(reused.tokens)
+    for (k, v), (k0, v0) in zip(reused.context.kv(), clean.context.kv(), strict=True):
+        assert k.shape == k0.shape and mx.allclose(k, k0, atol=1e-4).item() and mx.allclose(v, v0, atol=1e-4).item()
+
+
+def test_second_turn_prefills_only_the_new_suffix_and_matches_a_fresh_engine(engine):
+    first_ids = chat_ids(engine, PROMPTS[0])
+    first = summary_of(list(engine.generate(first_ids, max_tokens=24)))
+    assert first.stop_reason == "length"
+    ids = next_turn(engine, first_ids, first.token_ids, PROMPTS[1])
+    new_suffix = ids[len(first_ids) + len(first.token_ids) - 1:]  # the reply's last token was never run
+
+    events = list(engine.generate(ids, max_tokens=48))
+    [prefill] = of_type(events, PrefillDone)
+    assert prefill.prompt_tokens == len(ids)
+    assert prefill.prefilled_tokens == len(new_suffix) < prefill.prompt_tokens
+    summary = summary_of(events)
+    assert summary.prefilled_tokens == len(new_suffix)
+    assert_matches_fresh_engine(engine, ids, summary)
+
+    # and a third turn keeps going the same way
+    third_ids = next_turn(engine, ids, summary.token_ids, PROMPTS[2])
+    third = summary_of(list(engine.generate(third_ids, max_tokens=48)))
+    assert third.prefilled_tokens == len(third_ids) - len(ids) - len(summary.token_ids) + 1
+    assert_matches_fresh_engine(engine, third_ids, third)
+
+
+def test_prompt_diverging_from_the_cache_starts_over_or_trims_and_matches_a_fresh_engine(engine):
+    first_ids = chat_ids(engine, PROMPTS[0])
+    summary_of(list(engine.generate(first_ids, max_tokens=24)))
+    cached = list(engine._state.tokens)
+    ids = chat_ids(engine, PROMPTS[2])  # shares the chat template's opening tokens only
+    common = next(i for i, (a, b) in enumerate(zip(cached, ids)) if a != b)
+    assert 0 < common < len(first_ids)
+
+    summary = summary_of(list(engine.generate(ids, max_tokens=48)))
+    if engine.target.cache_trimmable():
+        assert summary.prefilled_tokens == len(ids) - common  # attention caches trim to the common prefix
+    else:
+        assert summary.prefilled_tokens == len(ids)  # recurrent state cannot be trimmed: start over
+    assert_matches_fresh_engine(engine, ids, summary)
+
+
+def test_regenerating_the_same_prompt_matches_a_fresh_engine(engine):
+    ids = chat_ids(engine, PROMPTS[1])
+    summary_of(list(engine.generate(ids, max_tokens=24)))
+    again = summary_of(list(engine.generate(ids, max_tokens=48)))
+    assert again.prefilled_tokens == (1 if engine.target.cache_trimmable() else len(ids))
+    assert_matches_fresh_engine(engine, ids, again)
+
+
+def test_dflash_turn_after_a_plain_turn_matches_a_fresh_engine(engine):
+    first_ids = chat_ids(engine, PROMPTS[0])
+    first = summary_of(list(engine.generate(first_ids, max_tokens=24, mode="plain")))
+    ids = next_turn(engine, first_ids, first.token_ids, PROMPTS[1])
+    summary = summary_of(list(engine.generate(ids, max_tokens=48, mode="dflash")))
+    assert summary.mode == "dflash"
+    assert_matches_fresh_engine(engine, ids, summary)
