@@ -5,6 +5,12 @@ Both are generators of plain event dataclasses (events.py). They work on a
 caches. Every cycle checks the cancel event; a cancelled or finished generation
 leaves the state consistent: the caches hold exactly `state.tokens`, and the
 last emitted token (the "staged" token) is not yet in them.
+
+The DFlash loop takes its block size per cycle from a BlockPolicy when one is
+given (block size 1 = a stretch of plain steps inside the same loop, which
+keep the draft's context up to date so DFlash can resume). Greedy decoding
+uses argmax acceptance; temperature > 0 (or a repetition penalty) uses the
+speculative sampling of sampling.py, and so does plain decoding.
 """
 
 from __future__ import annotations
@@ -18,12 +24,17 @@ from ..mlx_setup import import_mlx
 from .context import DraftContext
 from .draft import DFlashDraftModel
 from .events import MODE_DFLASH, MODE_PLAIN, GenerationEvent, PrefillDone, TokenChunk
+from .policy import BlockPolicy
+from .sampling import (RULE_MATCHING, KeyStream, SamplingParams, accept_matching, accept_rejection,
+                       draft_tokens, draw, history_rows, one_hot_rows, token_distribution)
 from .stats import StatsRecorder
 from .target import TargetAdapter
 
 mx = import_mlx()
+from mlx_lm.models.cache import ArraysCache  # noqa: E402
 
 PREFILL_CHUNK = 512
+GREEDY = SamplingParams()
 
 
 @dataclass
@@ -103,33 +114,139 @@ def prefill(target: TargetAdapter, draft: DFlashDraftModel | None, state: Decode
     return logits
 
 
+def first_token(logits: mx.array, state: DecodeState, sampling: SamplingParams, keys: KeyStream) -> int:
+    """The token after the prompt, from the prefill's last logits [1, V]."""
+    if sampling.argmax_only:
+        return int(mx.argmax(logits, axis=-1).item())
+    hist = history_rows(state.tokens[-sampling.repetition_context:], [], 1, sampling.repetition_context)
+    return int(draw(token_distribution(logits, sampling, hist), keys.next()).item())
+
+
 Proposer = Callable[[int, int, int], list[int]]  # (staged token, absolute offset, block size) -> drafts
 
 
-def draft_block(target: TargetAdapter, draft: DFlashDraftModel, state: DecodeState) -> Proposer:
-    """The DFlash proposer: one draft pass over [staged, MASK x (B-1)] read out by the target's head."""
+def draft_logits(target: TargetAdapter, draft: DFlashDraftModel, state: DecodeState) -> Callable:
+    """One draft pass over [staged, MASK x (B-1)] read out by the target's head: logits [B-1, V]."""
     mask_id = draft.config.mask_token_id
 
-    def propose(staged: int, offset: int, block_size: int) -> list[int]:
+    def run(staged: int, offset: int, block_size: int) -> mx.array:
         block = mx.array([[staged] + [mask_id] * (block_size - 1)])
         hidden = draft(target.embed(block), state.context.kv(), offset)
-        return mx.argmax(target.logits(hidden[:, 1:]), axis=-1)[0].tolist()
+        return target.logits(hidden[:, 1:])[0]
+
+    return run
+
+
+def draft_block(target: TargetAdapter, draft: DFlashDraftModel, state: DecodeState) -> Proposer:
+    """The greedy DFlash proposer: the argmax of each block position."""
+    run = draft_logits(target, draft, state)
+
+    def propose(staged: int, offset: int, block_size: int) -> list[int]:
+        return mx.argmax(run(staged, offset, block_size), axis=-1).tolist()
 
     return propose
+
+
+def _undo_last_step(cache: list, saved: list) -> None:
+    """Drop the one token fed last: attention caches trim, recurrent caches get their old arrays back."""
+    for c, s in zip(cache, saved):
+        if s is None:
+            c.trim(1)
+        else:
+            c.cache = s
+
+
+def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: int, taps: list[int],
+                sampling: SamplingParams, keys: KeyStream, features: list,
+                should_stop: Callable[[], bool]) -> Iterator[int]:
+    """Decode up to `steps` tokens one at a time, yielding each; `staged` is fed first.
+
+    Runs one step ahead like mlx-lm's generate_step (the next forward is queued
+    before the current token is read), and undoes that step when should_stop()
+    turns true after a yield. Appends each fed token to state.tokens and its
+    tap features to `features`; the last yielded token stays staged.
+    """
+    C = sampling.repetition_context
+    hist = history_rows(state.tokens[-C:] + [staged], [], 1, C) if sampling.penalized else None
+
+    def step(token: mx.array):
+        nonlocal hist
+        logits, feats, _ = target.forward(token[None], state.cache, taps)
+        logits = logits[0, -1:]
+        if sampling.argmax_only:
+            nxt = mx.argmax(logits, axis=-1)
+        else:
+            nxt = draw(token_distribution(logits, sampling, hist), keys.next()).astype(mx.int32)
+            if hist is not None:
+                hist = mx.concatenate([hist[:, 1:], nxt[None]], axis=1)
+        return nxt, feats
+
+    hybrid = any(isinstance(c, ArraysCache) for c in state.cache)
+    fed = staged
+    pending = step(mx.array([staged]))
+    mx.async_eval(pending)
+    for i in range(steps):
+        token, feats = pending
+        saved = None
+        if i + 1 < steps:
+            saved = [list(c.cache) if isinstance(c, ArraysCache) else None for c in state.cache] if hybrid \
+                else [None] * len(state.cache)
+            pending = step(token)
+            mx.async_eval(pending)
+        tok = int(token.item())
+        state.tokens.append(fed)
+        if feats is not None:
+            features.append(feats)
+        fed = tok
+        yield tok
+        if should_stop():
+            if saved is not None:
+                _undo_last_step(state.cache, saved)
+            return
+
+
+def _flush_features(draft: DFlashDraftModel, state: DecodeState, features: list) -> None:
+    """Give the draft the context of tokens decoded by plain steps."""
+    if features:
+        feats = mx.concatenate(features, axis=1)
+        state.context.append(draft.context_kv(draft.fuse(feats), state.context.length))
+        mx.eval(state.context.arrays())
+        features.clear()
+
+
+def _choose_tokens(logits: mx.array, drafts: list[int], q: mx.array | None, state: DecodeState, staged: int,
+                   sampling: SamplingParams, keys: KeyStream) -> tuple[int, list[int]]:
+    """Accept drafts against the verify logits [B, V]; return (accepted, committed tokens)."""
+    if sampling.argmax_only:
+        posterior = mx.argmax(logits, axis=-1).tolist()
+        a = accept_greedy(drafts, posterior)
+        return a, drafts[:a] + [posterior[a]]
+    C = sampling.repetition_context
+    hist = history_rows(state.tokens[-C:] + [staged], drafts, len(drafts) + 1, C) if sampling.penalized else None
+    p = token_distribution(logits, sampling, hist)
+    if sampling.rule == RULE_MATCHING:
+        a, nxt = accept_matching(p, drafts, keys)
+    else:
+        a, nxt = accept_rejection(p, q if q is not None else one_hot_rows(drafts, p.shape[-1]), drafts, keys)
+    return a, drafts[:a] + [nxt]
 
 
 def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, state: DecodeState,
                     new_tokens: list[int], prompt_len: int, *, max_tokens: int, block_size: int,
                     stop_ids: set[int], cancel: threading.Event | None,
-                    propose: Proposer | None = None) -> Iterator[GenerationEvent]:
-    """Greedy DFlash decoding; yields PrefillDone, TokenChunk and CycleStats, returns the recorder.
+                    propose: Proposer | None = None, sampling: SamplingParams = GREEDY,
+                    policy: BlockPolicy | None = None) -> Iterator[GenerationEvent]:
+    """DFlash decoding; yields PrefillDone, TokenChunk and CycleStats, returns (recorder, emitter).
 
-    `propose` replaces the draft pass (tests force exact acceptance lengths with it).
+    block_size is fixed unless a `policy` chooses it per cycle. `propose`
+    replaces the draft pass (tests force exact acceptance lengths with it);
+    under sampling its drafts count as a deterministic proposal (one-hot q).
     """
-    rec = StatsRecorder(MODE_DFLASH, block_size)
+    keys = KeyStream(sampling.seed)
+    rec = StatsRecorder(MODE_DFLASH, policy.max_block if policy else block_size)
     out = _Emitter(tokenizer, stop_ids, max_tokens)
     logits = prefill(target, draft, state, new_tokens)
-    staged = int(mx.argmax(logits, axis=-1).item())
+    staged = first_token(logits, state, sampling, keys)
     rec.prefill_done(prompt_len, len(new_tokens))
     yield PrefillDone(prompt_len, len(new_tokens), rec.prefill_s)
     rec.first_token()
@@ -137,26 +254,63 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
     if chunk:
         yield chunk
     taps = draft.config.target_layer_ids
-    propose = propose or draft_block(target, draft, state)
+    run_draft = draft_logits(target, draft, state)
+    features: list = []  # tap features of plain-decoded tokens the draft has not seen yet
+    stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
+    last_cycle = None  # (block size, accepted, start time): costed when the next cycle starts
     while out.stop_reason is None:
+        now = time.perf_counter()
+        if last_cycle is not None and policy is not None:
+            policy.observe_cycle(last_cycle[0], last_cycle[1], now - last_cycle[2])
+        last_cycle = None
         if cancel is not None and cancel.is_set():
             out.stop_reason = "cancelled"
             break
+        choice = policy.choose() if policy else None
+        b = choice.block_size if choice else block_size
+        reason = choice.reason if choice else ""
+        if b <= 1:
+            step_start = time.perf_counter()
+            first = None  # steady-state cost: from the first token to the last, the pipeline's fill left out
+            steps = 0
+            for tok in plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, features,
+                                   stopping):
+                t = time.perf_counter()
+                steps += 1
+                first = first or t
+                staged = tok
+                _, chunk = out.take([tok])
+                if chunk:
+                    yield chunk
+                yield rec.cycle(0, 0, 1, {"verify": t - step_start}, reason=reason, mode=MODE_PLAIN, block_size=1)
+                step_start = t
+            policy.observe_plain(steps - 1, step_start - first if first else 0.0)
+            if out.stop_reason is None and cancel is not None and cancel.is_set():
+                out.stop_reason = "cancelled"
+            continue
         t0 = time.perf_counter()
+        _flush_features(draft, state, features)
         offset = len(state.tokens)
-        drafts = propose(staged, offset, block_size)
+        q = None
+        if propose is not None:
+            drafts = propose(staged, offset, b)
+        elif sampling.argmax_only:
+            drafts = mx.argmax(run_draft(staged, offset, b), axis=-1).tolist()
+        else:
+            q, drafts = draft_tokens(run_draft(staged, offset, b), sampling,
+                                     state.tokens[-sampling.repetition_context:] + [staged], keys)
         t1 = time.perf_counter()
         verify_in = [staged] + drafts
         logits, feats, record = target.forward(mx.array([verify_in]), state.cache, taps, record=True)
-        posterior = mx.argmax(logits[0], axis=-1).tolist()
+        logits = logits[0]
+        mx.eval(logits)
         t2 = time.perf_counter()
-        a = accept_greedy(drafts, posterior)
-        chosen = drafts[:a] + [posterior[a]]
+        a, chosen = _choose_tokens(logits, drafts, q, state, staged, sampling, keys)
         used, chunk = out.take(chosen)
         keep = used  # cache keeps staged + the chosen tokens before the new staged one
         t3 = time.perf_counter()
         target.rollback(state.cache, record, keep)
-        if keep < block_size:
+        if keep < b:
             mx.eval([a for c in state.cache for a in (c.cache if hasattr(c, "cache") else ())
                      if isinstance(a, mx.array)])
         t4 = time.perf_counter()
@@ -165,11 +319,15 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         state.tokens.extend(verify_in[:keep])
         staged = chosen[used - 1]
         t5 = time.perf_counter()
+        last_cycle = (b, a, t0)
         if chunk:
             yield chunk
         phases = {"draft": (t1 - t0) + (t5 - t4), "verify": t2 - t1, "rollback": t4 - t3,
                   "other": t3 - t2 + (time.perf_counter() - t5)}
-        yield rec.cycle(block_size - 1, a, used, phases)
+        yield rec.cycle(b - 1, a, used, phases, reason=reason, block_size=b)
+    _flush_features(draft, state, features)
+    if policy is not None:
+        rec.reason = f"{policy.last.reason} [{policy.summary()}]"
     tail = out.finish()
     if tail:
         yield tail
@@ -177,17 +335,27 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
 
 
 def plain_generate(target: TargetAdapter, tokenizer, state: DecodeState, new_tokens: list[int],
-                   prompt_len: int, *, max_tokens: int, stop_ids: set[int], temperature: float,
-                   cancel: threading.Event | None) -> Iterator[GenerationEvent]:
-    """Plain autoregressive decoding through mlx-lm's stream_generate, on the shared cache."""
+                   prompt_len: int, *, max_tokens: int, stop_ids: set[int], temperature: float = 0.0,
+                   cancel: threading.Event | None, sampling: SamplingParams | None = None
+                   ) -> Iterator[GenerationEvent]:
+    """Plain autoregressive decoding on the shared cache.
+
+    Greedy runs through mlx-lm's stream_generate (the reference baseline);
+    sampling runs through plain_steps with sampling.py, the very distribution
+    DFlash sampling draws from.
+    """
+    if sampling is None:
+        sampling = SamplingParams(temperature=temperature)
+    if not sampling.argmax_only:
+        return (yield from _plain_sampled(target, tokenizer, state, new_tokens, prompt_len, max_tokens=max_tokens,
+                                          stop_ids=stop_ids, sampling=sampling, cancel=cancel))
     from mlx_lm.generate import stream_generate
-    from mlx_lm.sample_utils import make_sampler
 
     rec = StatsRecorder(MODE_PLAIN, 1)
     out = _Emitter(tokenizer, stop_ids, max_tokens)
     # mlx-lm stops on the tokenizer's EOS ids itself; we still own the other stop ids.
     stream = stream_generate(target.model, tokenizer, mx.array(new_tokens), max_tokens=max_tokens,
-                             prompt_cache=state.cache, sampler=make_sampler(temp=temperature))
+                             prompt_cache=state.cache)
     last = time.perf_counter()
     generated_all: list[int] = []
     for i, resp in enumerate(stream):
@@ -223,6 +391,39 @@ def plain_generate(target: TargetAdapter, tokenizer, state: DecodeState, new_tok
         state.tokens = []  # unknown cache contents: the next request starts over
         state.cache = target.make_cache()
     state.context = None  # the draft saw none of this: a later DFlash turn re-prefills
+    tail = out.finish()
+    if tail:
+        yield tail
+    return rec, out
+
+
+def _plain_sampled(target: TargetAdapter, tokenizer, state: DecodeState, new_tokens: list[int], prompt_len: int,
+                   *, max_tokens: int, stop_ids: set[int], sampling: SamplingParams,
+                   cancel: threading.Event | None) -> Iterator[GenerationEvent]:
+    keys = KeyStream(sampling.seed)
+    rec = StatsRecorder(MODE_PLAIN, 1)
+    out = _Emitter(tokenizer, stop_ids, max_tokens)
+    state.context = None  # the draft sees none of this: a later DFlash turn re-prefills
+    logits = prefill(target, None, state, new_tokens)
+    staged = first_token(logits, state, sampling, keys)
+    rec.prefill_done(prompt_len, len(new_tokens))
+    yield PrefillDone(prompt_len, len(new_tokens), rec.prefill_s)
+    rec.first_token()
+    _, chunk = out.take([staged])
+    if chunk:
+        yield chunk
+    stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
+    last = time.perf_counter()
+    if out.stop_reason is None:
+        for tok in plain_steps(target, state, staged, max_tokens, [], sampling, keys, [], stopping):
+            _, chunk = out.take([tok])
+            if chunk:
+                yield chunk
+            now = time.perf_counter()
+            yield rec.cycle(0, 0, 1, {"verify": now - last})
+            last = now
+    if out.stop_reason is None:
+        out.stop_reason = "cancelled" if cancel is not None and cancel.is_set() else "length"
     tail = out.finish()
     if tail:
         yield tail

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 MODE_DFLASH = "dflash"
 MODE_PLAIN = "plain"
+MODE_AUTO = "auto"  # a request mode only: the drafting policy picks dflash or plain per cycle
 
 
 @dataclass
@@ -34,7 +35,7 @@ class CycleStats:
 
     cycle: int
     mode: str
-    block_size: int
+    block_size: int  # of this cycle (1 for a plain step)
     drafted: int  # draft tokens proposed (block_size - 1; 0 in plain mode)
     accepted: int  # draft tokens accepted
     committed: int  # tokens emitted by this cycle (accepted + 1)
@@ -74,7 +75,8 @@ class GenerationSummary:
     text: str = ""
     token_ids: list[int] = field(default_factory=list)
     error: str = ""
-    reason: str = ""  # why this mode ran (e.g. a visible fallback to plain decoding)
+    reason: str = ""  # why this mode ran (a fallback to plain decoding, the policy's measurements)
+    block_tokens: dict[int, int] = field(default_factory=dict)  # tokens committed per block size (1 = plain)
 
 
 GenerationEvent = PrefillDone | TokenChunk | CycleStats | GenerationSummary

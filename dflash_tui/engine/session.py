@@ -15,7 +15,9 @@ from .context import DraftContext
 from .decode import DecodeState, dflash_generate, plain_generate
 from .draft import DFlashDraftModel, load_draft, read_config
 from .errors import IncompatiblePairError, ModelLoadError
-from .events import MODE_DFLASH, MODE_PLAIN, GenerationEvent, GenerationSummary
+from .events import MODE_AUTO, MODE_DFLASH, MODE_PLAIN, GenerationEvent, GenerationSummary
+from .policy import BlockPolicy
+from .sampling import SamplingParams
 from .target import TargetAdapter, check_supported
 
 mx = import_mlx()
@@ -151,31 +153,42 @@ class Engine:
 
     def generate(self, prompt_ids: list[int], *, max_tokens: int = 256, mode: str = MODE_DFLASH,
                  block_size: int | None = None, temperature: float = 0.0,
-                 cancel: threading.Event | None = None) -> Iterator[GenerationEvent]:
-        """Stream one generation; the last event is always a GenerationSummary."""
+                 cancel: threading.Event | None = None, top_p: float = 1.0, top_k: int = 0, min_p: float = 0.0,
+                 repetition_penalty: float = 1.0, seed: int | None = None,
+                 sampling: SamplingParams | None = None) -> Iterator[GenerationEvent]:
+        """Stream one generation; the last event is always a GenerationSummary.
+
+        mode: "dflash" (fixed block size), "plain", or "auto" (the drafting
+        policy picks the block size per cycle, plain decoding included; a
+        block_size then pins the DFlash size it may pick). `sampling`, when
+        given, replaces temperature/top_p/top_k/min_p/repetition_penalty/seed.
+        """
         if not prompt_ids:
             raise ValueError("empty prompt: type something first")
+        if sampling is None:
+            sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
+                                      repetition_penalty=repetition_penalty, seed=seed)
+        if mode not in (MODE_DFLASH, MODE_PLAIN, MODE_AUTO):
+            raise ValueError(f"mode must be dflash, plain or auto, got {mode!r}")
         reason = ""
-        if mode == MODE_DFLASH and self.draft is None:
+        if mode != MODE_PLAIN and self.draft is None:
             mode, reason = MODE_PLAIN, "no draft loaded"
-        elif mode == MODE_DFLASH and temperature > 0:
-            mode, reason = MODE_PLAIN, "sampling (temperature > 0) runs plain decoding"
         stop_ids = set(self.tokenizer.eos_token_ids or [])
-        keep = self._reusable_prefix(prompt_ids, need_context=(mode == MODE_DFLASH))
+        keep = self._reusable_prefix(prompt_ids, need_context=(mode != MODE_PLAIN))
         if keep == 0:
             self.reset()
         new_tokens = prompt_ids[keep:]
         mx.reset_peak_memory()
         try:
-            if mode == MODE_DFLASH:
+            if mode == MODE_PLAIN:
+                gen = plain_generate(self.target, self.tokenizer, self._state, new_tokens, len(prompt_ids),
+                                     max_tokens=max_tokens, stop_ids=stop_ids, cancel=cancel, sampling=sampling)
+            else:
                 bs = block_size or self.block_size
+                policy = BlockPolicy(self.block_size, pinned=block_size) if mode == MODE_AUTO else None
                 gen = dflash_generate(self.target, self.draft, self.tokenizer, self._state, new_tokens,
                                       len(prompt_ids), max_tokens=max_tokens, block_size=bs,
-                                      stop_ids=stop_ids, cancel=cancel)
-            else:
-                gen = plain_generate(self.target, self.tokenizer, self._state, new_tokens, len(prompt_ids),
-                                     max_tokens=max_tokens, stop_ids=stop_ids, temperature=temperature,
-                                     cancel=cancel)
+                                      stop_ids=stop_ids, cancel=cancel, sampling=sampling, policy=policy)
             rec, out = yield from gen
         except Exception as e:
             self.reset()  # caches may hold half a step: never reuse them
@@ -186,5 +199,5 @@ class Engine:
             return
         summary: GenerationSummary = rec.summary(out.stop_reason, out.text, out.token_ids,
                                                  int(mx.get_peak_memory()))
-        summary.reason = reason
+        summary.reason = "; ".join(r for r in (reason, summary.reason) if r)
         yield summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .events import CycleStats, GenerationSummary
+from .events import MODE_DFLASH, MODE_PLAIN, CycleStats, GenerationSummary
 
 PHASES = ("draft", "verify", "rollback", "other")
 
@@ -27,6 +27,8 @@ class StatsRecorder:
     accepted: int = 0
     phase_s: dict[str, float] = field(default_factory=lambda: {p: 0.0 for p in PHASES})
     histogram: list[int] = field(default_factory=list)
+    block_tokens: dict[int, int] = field(default_factory=dict)  # block size (1 = plain step) -> tokens
+    reason: str = ""
 
     def __post_init__(self):
         self.histogram = [0] * max(self.block_size, 1)
@@ -44,7 +46,11 @@ class StatsRecorder:
         return max(time.perf_counter() - self.gen_start, 1e-9)
 
     def cycle(self, drafted: int, accepted: int, committed: int, phases: dict[str, float],
-              reason: str = "") -> CycleStats:
+              reason: str = "", mode: str | None = None, block_size: int | None = None) -> CycleStats:
+        """Record one cycle; mode and block_size default to the recorder's (a policy varies them)."""
+        mode = mode or self.mode
+        block_size = block_size or self.block_size
+        self.block_tokens[block_size] = self.block_tokens.get(block_size, 0) + committed
         self.cycles += 1
         self.drafted += drafted
         self.accepted += accepted
@@ -55,7 +61,7 @@ class StatsRecorder:
         for k, v in phases.items():
             self.phase_s[k] += v
         return CycleStats(
-            cycle=self.cycles, mode=self.mode, block_size=self.block_size, drafted=drafted,
+            cycle=self.cycles, mode=mode, block_size=block_size, drafted=drafted,
             accepted=accepted, committed=committed, draft_s=phases.get("draft", 0.0),
             verify_s=phases.get("verify", 0.0), rollback_s=phases.get("rollback", 0.0),
             other_s=phases.get("other", 0.0), generated_tokens=self.generated,
@@ -66,8 +72,14 @@ class StatsRecorder:
                 error: str = "") -> GenerationSummary:
         gen_s = self.generation_elapsed() if self.gen_start else 0.0
         cycles = max(self.cycles, 1)
+        mode, block_size = self.mode, self.block_size
+        dflash_tokens = {b: n for b, n in self.block_tokens.items() if b > 1}
+        if self.mode == MODE_DFLASH and self.block_tokens.get(1, 0) > sum(dflash_tokens.values()):
+            mode, block_size = MODE_PLAIN, 1  # a policy chose plain decoding for most tokens
+        elif self.mode == MODE_DFLASH and dflash_tokens:
+            block_size = max(dflash_tokens, key=dflash_tokens.get)  # the size that committed most
         return GenerationSummary(
-            mode=self.mode, stop_reason=stop_reason, prompt_tokens=self.prompt_tokens,
+            mode=mode, stop_reason=stop_reason, prompt_tokens=self.prompt_tokens,
             prefilled_tokens=self.prefilled_tokens, generated_tokens=len(token_ids),
             prefill_s=self.prefill_s, ttft_s=self.ttft_s, generation_s=gen_s,
             prompt_tps=self.prefilled_tokens / self.prefill_s if self.prefill_s else 0.0,
@@ -77,6 +89,6 @@ class StatsRecorder:
             acceptance=self.accepted / self.drafted if self.drafted else 0.0,
             draft_share=self.accepted / len(token_ids) if token_ids else 0.0,
             accept_histogram=list(self.histogram), phase_s=dict(self.phase_s),
-            peak_memory_bytes=peak_memory, block_size=self.block_size, text=text,
-            token_ids=list(token_ids), error=error,
+            peak_memory_bytes=peak_memory, block_size=block_size, text=text,
+            token_ids=list(token_ids), error=error, reason=self.reason, block_tokens=dict(self.block_tokens),
         )
