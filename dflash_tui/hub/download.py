@@ -1,9 +1,9 @@
 """Pull a model repo into the Hugging Face cache: only the files a model needs, resumable.
 
 huggingface_hub 2.x no longer resumes: it downloads each file to a uniquely named
-temporary file and deletes it on any failure. So the bytes are fetched here, into
-`blobs/<etag>.incomplete` (the name older clients used and `scan_cache_dir` reports),
-continued with an HTTP Range request after a cancel, a crash or a dropped
+temporary file and deletes it on any failure. So the bytes are fetched here (fetch.py),
+into `blobs/<etag>.incomplete` (the name older clients used and `scan_cache_dir`
+reports), continued with an HTTP Range request after a cancel, a crash or a dropped
 connection. Once a blob is complete, `hf_hub_download` finds it and makes the
 snapshot link and the ref itself, so the cache layout stays the library's own.
 Plain HTTP only (no hf-xet): it is what allows byte-level progress, cancel and resume.
@@ -15,16 +15,14 @@ import fnmatch
 import os
 import shutil
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-import httpx2
 from huggingface_hub import HfApi, constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
 from huggingface_hub.file_download import repo_folder_name
-from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+from huggingface_hub.utils import build_hf_headers
 
 from .errors import (
     DiskFull,
@@ -33,12 +31,12 @@ from .errors import (
     HubError,
     hub_errors,
 )
+from .fetch import ConnectionLost, FetchCancelled, fetch_resumable
 from .units import format_size
 
 # Top-level files an MLX model needs: configs, weights and their index, tokenizer, chat template.
 MODEL_FILE_PATTERNS = ("*.json", "*.safetensors", "tokenizer.model", "*.tiktoken", "merges.txt", "vocab.txt",
                        "*.jinja")
-RETRIES_WITHOUT_PROGRESS = 3
 
 
 @dataclass(frozen=True)
@@ -101,60 +99,22 @@ def _fetch_file(repo_id: str, filename: str, commit: str, storage: Path, tracker
         return
     partial = blob.with_name(blob.name + ".incomplete")
     partial.parent.mkdir(parents=True, exist_ok=True)
-    tracker.add(_size(partial))
+    if partial.exists():
+        tracker.add(partial.stat().st_size)
     headers = build_hf_headers(token=token)
     headers["Accept-Encoding"] = "identity"
     if urlsplit(meta.location).netloc != urlsplit(url).netloc:
         headers.pop("authorization", None)  # the hub redirects weights to a CDN: the token stays with the hub
-    failures = 0
-    while True:
-        before = _size(partial)
-        try:
-            _stream_into(partial, meta.location, meta.size, tracker, cancel, headers)
-            break
-        except (httpx2.TransportError, _ShortRead) as error:
-            failures = 0 if _size(partial) > before else failures + 1
-            if cancel.is_set():
-                raise _cancelled(repo_id, tracker) from error
-            if failures >= RETRIES_WITHOUT_PROGRESS:
-                raise DownloadInterrupted(
-                    f"download of {repo_id} stopped at {format_size(tracker.done)} of "
-                    f"{format_size(tracker.total)} ({filename}: {error}); pull again to resume from there"
-                ) from error
-            time.sleep(0.2 * failures)
+    try:
+        fetch_resumable(meta.location, partial, meta.size, headers, tracker.add, cancel)
+    except FetchCancelled:
+        raise _cancelled(repo_id, tracker) from None
+    except ConnectionLost as error:
+        raise DownloadInterrupted(
+            f"download of {repo_id} stopped at {format_size(tracker.done)} of {format_size(tracker.total)} "
+            f"({filename}: {error}); pull again to resume from there"
+        ) from error
     os.replace(partial, blob)
-
-
-def _stream_into(partial: Path, url: str, expected: int | None, tracker: _Tracker,
-                 cancel: threading.Event, headers: dict[str, str]) -> None:
-    offset = _size(partial)
-    if expected is not None and offset > expected:
-        partial.unlink()
-        tracker.add(-offset)
-        offset = 0
-    if expected is not None and offset == expected:
-        return
-    if offset:
-        headers = {**headers, "Range": f"bytes={offset}-"}
-    with get_session().stream("GET", url, headers=headers, timeout=constants.HF_HUB_DOWNLOAD_TIMEOUT) as response:
-        hf_raise_for_status(response)
-        if offset and response.status_code == 200:  # the server ignored Range: start over
-            tracker.add(-offset)
-            offset = 0
-        with open(partial, "ab" if offset else "wb") as out:
-            for chunk in response.iter_bytes():
-                out.write(chunk)
-                offset += len(chunk)
-                tracker.add(len(chunk))
-                if cancel.is_set():
-                    out.flush()
-                    raise _cancelled(tracker.repo_id, tracker)
-    if expected is not None and offset < expected:
-        raise _ShortRead(f"connection closed after {offset} of {expected} bytes")
-
-
-class _ShortRead(Exception):
-    pass
 
 
 def _cancelled(repo_id: str, tracker: _Tracker) -> DownloadCancelled:
@@ -162,10 +122,6 @@ def _cancelled(repo_id: str, tracker: _Tracker) -> DownloadCancelled:
         f"pull of {repo_id} cancelled at {format_size(tracker.done)} of {format_size(tracker.total)}; "
         "the partial download is kept: pull again to resume"
     )
-
-
-def _size(path: Path) -> int:
-    return path.stat().st_size if path.exists() else 0
 
 
 def _partial_bytes(storage: Path) -> int:

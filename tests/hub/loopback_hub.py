@@ -65,7 +65,8 @@ class LoopbackHub:
     def __init__(self):
         self.repos: dict[str, Repo] = {}
         self.trickle_seconds: dict[str, float] = {}  # file name -> pause per 16 KiB chunk
-        self.drop_once_after: dict[str, int] = {}  # file name -> bytes sent before the connection drops
+        self.drop_once_after: dict[str, int] = {}  # file name -> byte offset where one connection drops
+        self.drop_always_after: dict[str, int] = {}  # file name -> byte offset no connection gets past
         self.ignore_range = False  # answer 200 with the whole file, as some CDNs do
         self.requests: list[Request] = []
         self.cdn: LoopbackHub | None = None  # when set, .safetensors resolve to a 302 there, as on the real hub
@@ -196,13 +197,13 @@ def _handler_for(hub: LoopbackHub):
                 self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             self.end_headers()
             if body:
-                self._send_body(filename, data[start:])
+                self._send_body(filename, data, start)
 
-        def _send_body(self, filename: str, data: bytes):
-            drop_after = hub.drop_once_after.pop(filename, None)
+        def _send_body(self, filename: str, data: bytes, start: int):
+            drop_after = hub.drop_once_after.pop(filename, None) or hub.drop_always_after.get(filename)
             pause = hub.trickle_seconds.get(filename, 0.0)
             try:
-                for i in range(0, len(data), CHUNK):
+                for i in range(start, len(data), CHUNK):
                     piece = data[i:i + CHUNK]
                     if drop_after is not None and i + len(piece) > drop_after:
                         self.wfile.write(piece[:max(drop_after - i, 0)])

@@ -11,7 +11,14 @@ from loopback_hub import LoopbackHub
 from repo_names import DRAFT_REPO, GATED_REPO, TARGET_REPO
 
 from dflash_tui.hub.download import pull
-from dflash_tui.hub.errors import DiskFull, DownloadCancelled, GatedRepo, OfflineError, RepoNotFound
+from dflash_tui.hub.errors import (
+    DiskFull,
+    DownloadCancelled,
+    DownloadInterrupted,
+    GatedRepo,
+    OfflineError,
+    RepoNotFound,
+)
 
 MODEL_FILES = ["config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json",
                "tokenizer_config.json"]
@@ -71,6 +78,18 @@ def test_dropped_connection_resumes_from_the_last_byte_received(hub_env, hub, mo
     snapshot = pull(TARGET_REPO)
 
     assert hub.ranges_for("model.safetensors") == [None, "bytes=100000-"]
+    assert (snapshot / "model.safetensors").read_bytes() == (model_dirs["target"] / "model.safetensors").read_bytes()
+
+
+def test_connection_that_keeps_failing_stops_with_a_message_and_the_next_pull_resumes(hub_env, hub, model_dirs):
+    hub.drop_always_after["model.safetensors"] = 100_000
+
+    with pytest.raises(DownloadInterrupted, match="stopped at .*pull again to resume from there"):
+        pull(TARGET_REPO)
+    hub.drop_always_after.clear()
+    snapshot = pull(TARGET_REPO)
+
+    assert hub.ranges_for("model.safetensors")[-1] == "bytes=100000-"
     assert (snapshot / "model.safetensors").read_bytes() == (model_dirs["target"] / "model.safetensors").read_bytes()
 
 
