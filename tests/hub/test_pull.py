@@ -49,6 +49,14 @@ def test_pull_skips_files_a_model_does_not_need(hub_env, hub):
     assert not any("pytorch_model.bin" in r.path or "original/" in r.path for r in hub.requests)
 
 
+def test_pulling_a_model_already_in_the_cache_downloads_nothing(hub_env, hub):
+    first = pull(TARGET_REPO)
+    hub.requests.clear()
+
+    assert pull(TARGET_REPO) == first
+    assert [r.path for r in hub.requests] == [f"/api/models/{TARGET_REPO}/revision/main"]
+
+
 def test_cancelled_pull_keeps_partial_file_and_next_pull_resumes_with_range(hub_env, hub, model_dirs):
     hub.trickle_seconds["model.safetensors"] = 0.005
     cancel = threading.Event()
