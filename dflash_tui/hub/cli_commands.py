@@ -28,35 +28,35 @@ def add_models_parser(subparsers) -> argparse.ArgumentParser:
     models = subparsers.add_parser("models", help="list, download, remove, search and pair models")
     commands = models.add_subparsers(dest="models_command", required=True, metavar="COMMAND")
 
-    listing = commands.add_parser("list", help="models in the Hugging Face cache and your model folders")
-    listing.add_argument("--dir", action="append", default=[], metavar="FOLDER",
-                         help="also list this folder (repeatable); settings' model folders are always listed")
-    listing.set_defaults(func=list_command)
+    list_parser = commands.add_parser("list", help="models in the Hugging Face cache and your model folders")
+    list_parser.add_argument("--dir", action="append", default=[], metavar="FOLDER",
+                             help="also list this folder (repeatable); settings' model folders are always listed")
+    list_parser.set_defaults(func=list_command)
 
-    pull = commands.add_parser("pull", help="download a model repo's files (resumes an interrupted pull)")
-    pull.add_argument("repo", help="org/name, e.g. mlx-community/Qwen3-8B-4bit")
-    pull.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
-    pull.set_defaults(func=pull_command)
+    pull_parser = commands.add_parser("pull", help="download a model repo's files (resumes an interrupted pull)")
+    pull_parser.add_argument("repo", help="org/name, e.g. mlx-community/Qwen3-8B-4bit")
+    pull_parser.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
+    pull_parser.set_defaults(func=pull_command)
 
-    rm = commands.add_parser("rm", help="delete a model from the Hugging Face cache")
-    rm.add_argument("repo")
-    rm.add_argument("--revision", action="append", metavar="COMMIT",
-                    help="only this revision (repeatable; a commit prefix is enough)")
-    rm.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    rm.set_defaults(func=rm_command)
+    rm_parser = commands.add_parser("rm", help="delete a model from the Hugging Face cache")
+    rm_parser.add_argument("repo")
+    rm_parser.add_argument("--revision", action="append", metavar="COMMIT",
+                           help="only this revision (repeatable; a commit prefix is enough)")
+    rm_parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    rm_parser.set_defaults(func=rm_command)
 
-    search = commands.add_parser("search", help="search the hub, most downloaded first")
-    search.add_argument("query")
-    search.add_argument("--author", help="only this organisation, e.g. mlx-community or z-lab")
-    search.add_argument("--limit", type=int, default=20)
-    search.set_defaults(func=search_command)
+    search_parser = commands.add_parser("search", help="search the hub, most downloaded first")
+    search_parser.add_argument("query")
+    search_parser.add_argument("--author", help="only this organisation, e.g. mlx-community or z-lab")
+    search_parser.add_argument("--limit", type=int, default=20)
+    search_parser.set_defaults(func=search_command)
 
-    pair = commands.add_parser("pair", help="show (or set) the DFlash draft for a target and check the pair")
-    pair.add_argument("target", help="repo id or folder of the target")
-    choice = pair.add_mutually_exclusive_group()
+    pair_parser = commands.add_parser("pair", help="show or set the DFlash draft for a target; check the pair")
+    pair_parser.add_argument("target", help="repo id or folder of the target")
+    choice = pair_parser.add_mutually_exclusive_group()
     choice.add_argument("--set", metavar="DRAFT", help="always use this draft (repo id or folder) with TARGET")
     choice.add_argument("--clear", action="store_true", help="forget your choice, use the registry's")
-    pair.set_defaults(func=pair_command)
+    pair_parser.set_defaults(func=pair_command)
     return models
 
 
