@@ -50,8 +50,8 @@ class ConversationList(Vertical):
             items.append(ListItem(*labels, name=str(conversation_id)))
         await view.extend(items)
         ids = [row[0] for row in rows]
-        if current_id in ids:
-            view.index = ids.index(current_id)
+        if ids:
+            view.index = ids.index(current_id) if current_id in ids else 0
 
     @property
     def highlighted_id(self) -> int | None:
