@@ -34,7 +34,8 @@ DRAFTS = {
 # One trailing "-<token>" that names a conversion rather than a model: mlx-community and
 # lmstudio-community append the format and quantization (-MLX-4bit, -4bit-DWQ, -MXFP4-Q8, -bf16).
 _FORMAT_SUFFIX = re.compile(
-    r"-(mlx|\d+-?bits?|bf16|fp16|fp32|f16|f32|fp8|int4|int8|mxfp4|mxfp8|nvfp4|q\d(_k(_[msl])?)?|(dwq|awq)(-\d{6})?|gptq)$",
+    r"-(mlx|\d+-?bits?|bf16|fp16|fp32|f16|f32|fp8|int4|int8|mxfp4|mxfp8|nvfp4|q\d(_k(_[msl])?)?"
+    r"|(dwq|awq)(-\d{6})?|gptq)$",
     re.IGNORECASE,
 )
 

@@ -42,7 +42,7 @@ def hub(model_dirs):
     with LoopbackHub() as server:
         server.add_repo(TARGET_REPO, model_dirs["target"], NOT_A_MODEL_FILES, downloads=500,
                         last_modified="2026-04-02T10:00:00.000Z")
-        server.add_repo(QUANTIZED_REPO, model_dirs["quantized"], downloads=9000,
+        server.add_repo(QUANTIZED_REPO, model_dirs["quantized"], downloads=9000, parameters=4_200_000,
                         last_modified="2026-05-20T08:30:00.000Z")
         server.add_repo(DRAFT_REPO, model_dirs["draft"], downloads=120)
         server.add_repo(GATED_REPO, model_dirs["target"], gated=True)

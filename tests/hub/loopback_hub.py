@@ -53,8 +53,8 @@ class Repo:
             "private": False, "gated": "manual" if self.gated else False, "disabled": False,
             "downloads": self.downloads, "likes": 0, "tags": ["mlx"], "library_name": "mlx",
             "usedStorage": sum(len(b) for b in self.files.values()),
-            "siblings": [{"rfilename": name, "size": self.declared_sizes.get(name, len(data)), "blobId": hashlib.sha1(data).hexdigest()}
-                         for name, data in sorted(self.files.items())],
+            "siblings": [{"rfilename": name, "size": self.declared_sizes.get(name, len(data)),
+                          "blobId": hashlib.sha1(data).hexdigest()} for name, data in sorted(self.files.items())],
         }
         if self.parameters is not None:
             info["safetensors"] = {"parameters": {"F32": self.parameters}, "total": self.parameters}

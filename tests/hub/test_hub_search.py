@@ -14,7 +14,7 @@ def test_search_lists_matches_most_downloaded_first_with_size_and_date(hub_env, 
 
     assert [m.repo_id for m in found] == [QUANTIZED_REPO, TARGET_REPO, DRAFT_REPO]
     top = found[0]
-    assert top.downloads == 9000
+    assert (top.downloads, top.parameters) == (9000, 4_200_000)
     assert top.size_bytes == sum(len(b) for b in hub.repos[QUANTIZED_REPO].files.values())
     assert top.last_modified == datetime(2026, 5, 20, 8, 30, tzinfo=timezone.utc)
     assert [m.looks_like_draft for m in found] == [False, False, True]

@@ -67,7 +67,7 @@ def test_search_prints_downloads_size_and_date(hub_env, capsys):
 
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["REPO", "DOWNLOADS", "SIZE", "PARAMS", "UPDATED"]
-    assert out[1].split()[:2] == [QUANTIZED_REPO, "9000"] and out[1].endswith("2026-05-20")
+    assert out[1].split()[:2] == [QUANTIZED_REPO, "9000"] and out[1].split()[-2:] == ["4.2M", "2026-05-20"]
 
 
 def test_pair_checks_a_pulled_pair_and_reports_a_mismatch(hub_env, capsys):
