@@ -68,8 +68,8 @@ def hub_errors(repo_id: str, revision: str | None = None):
         raise
     except OfflineModeIsEnabled as error:
         raise OfflineError(
-            "offline mode is on (HF_HUB_OFFLINE is set), so nothing can be downloaded; unset HF_HUB_OFFLINE to "
-            "pull, or use a model already on disk (`dflash-tui models list`)"
+            "offline mode is on (HF_HUB_OFFLINE is set), so the hub cannot be reached; unset HF_HUB_OFFLINE to "
+            "search or pull, or use a model already on disk (`dflash-tui models list`)"
         ) from error
     except GatedRepoError as error:
         raise GatedRepo(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+from huggingface_hub import constants
 from repo_names import DRAFT_REPO, QUANTIZED_REPO, TARGET_REPO
 
+from dflash_tui.hub.errors import OfflineError
 from dflash_tui.hub.search import search_models
 
 
@@ -22,3 +25,10 @@ def test_search_lists_matches_most_downloaded_first_with_size_and_date(hub_env, 
 
 def test_search_can_keep_to_one_organisation(hub_env):
     assert [m.repo_id for m in search_models("tiny", author="z-lab")] == [DRAFT_REPO]
+
+
+def test_search_while_offline_says_how_to_go_online(hub_env, monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+    with pytest.raises(OfflineError, match="unset HF_HUB_OFFLINE to search or pull"):
+        search_models("qwen")
