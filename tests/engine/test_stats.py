@@ -1,0 +1,103 @@
+"""The numbers a user sees (tau, acceptance, histogram, phase times) agree with what the decoder did;
+max_tokens and stop tokens end generation exactly."""
+
+from functools import partial
+
+import pytest
+
+from dflash_tui.engine import session
+from dflash_tui.engine.decode import dflash_generate
+from engine_testkit import (PROMPTS, CycleStats, PrefillDone, TokenChunk, chat_ids, of_type, reference_greedy,
+                            streamed_ids, summary_of)
+
+B = 16
+
+
+def force_drafts(monkeypatch, engine, ids: list[int], accept_lengths) -> list[int]:
+    """Make engine.generate's DFlash drafts right for exactly k tokens per cycle, k cycling over accept_lengths.
+
+    Returns the reference greedy continuation the drafts are taken from.
+    """
+    from test_greedy_parity import forced_proposer
+
+    reference = reference_greedy(engine.target, ids, 200)
+    propose, _ = forced_proposer(reference, len(ids), accept_lengths, engine.target.vocab_size)
+    monkeypatch.setattr(session, "dflash_generate", partial(dflash_generate, propose=propose))
+    return reference
+
+
+def assert_consistent_stats(engine, events, block_size: int = B) -> None:
+    summary = summary_of(events)
+    cycles = of_type(events, CycleStats)
+    assert summary.cycles == len(cycles) > 0
+    assert [c.cycle for c in cycles] == list(range(1, len(cycles) + 1))
+    assert summary.generated_tokens == len(summary.token_ids) == len(streamed_ids(events))
+    decoded = engine.tokenizer.decode(summary.token_ids)
+    assert summary.text == decoded.removeprefix(" ")  # mlx-lm's BPE detokenizer drops a reply's leading space
+    assert "".join(e.text for e in of_type(events, TokenChunk)) == summary.text  # streamed text adds up
+    committed = [c.committed for c in cycles]
+    assert summary.tau == pytest.approx(sum(committed) / len(cycles))
+    if summary.stop_reason == "length":
+        assert sum(committed) == len(summary.token_ids) - 1  # the first token comes from the prefill
+    assert summary.drafted == sum(c.drafted for c in cycles) == len(cycles) * (block_size - 1)
+    assert summary.accepted == sum(c.accepted for c in cycles)
+    assert summary.acceptance == pytest.approx(summary.accepted / summary.drafted)
+    assert sum(summary.accept_histogram) == len(cycles)
+    assert summary.accept_histogram == [sum(c.accepted == k for c in cycles) for k in range(block_size)]
+    assert all(c.committed == c.accepted + 1 for c in cycles[:-1])
+    assert 1 <= cycles[-1].committed <= cycles[-1].accepted + 1
+    assert [c.generated_tokens for c in cycles] == [sum(committed[:i + 1]) for i in range(len(cycles))]
+    assert set(summary.phase_s) == {"draft", "verify", "rollback", "other"}
+    assert all(t >= 0 for t in summary.phase_s.values())
+    assert all(t >= 0 for c in cycles for t in (c.draft_s, c.verify_s, c.rollback_s, c.other_s))
+    assert summary.prefill_s >= 0 and summary.ttft_s >= summary.prefill_s and summary.generation_s > 0
+    for phase, attr in (("draft", "draft_s"), ("verify", "verify_s"), ("rollback", "rollback_s")):
+        assert summary.phase_s[phase] == pytest.approx(sum(getattr(c, attr) for c in cycles))
+    [prefill] = of_type(events, PrefillDone)
+    assert (prefill.prompt_tokens, prefill.prefilled_tokens) == (summary.prompt_tokens, summary.prefilled_tokens)
+
+
+def test_stats_of_a_random_draft_run_agree_with_its_cycles(engine):
+    events = list(engine.generate(chat_ids(engine, PROMPTS[0]), max_tokens=64))
+    assert_consistent_stats(engine, events)
+
+
+def test_stats_of_forced_acceptances_agree_with_its_cycles(engine, monkeypatch):
+    ids = chat_ids(engine, PROMPTS[1])
+    force_drafts(monkeypatch, engine, ids, [15, 3, 0, 7, 11, 1])
+    events = list(engine.generate(ids, max_tokens=64))
+    assert_consistent_stats(engine, events)
+    summary = summary_of(events)
+    assert summary.tau > 5 and summary.accept_histogram[15] >= 1 and summary.accept_histogram[0] >= 1
+
+
+@pytest.mark.parametrize("max_tokens", [1, 2, 15, 16, 17, 40])
+def test_max_tokens_is_respected_exactly_even_when_a_block_overshoots(engine, monkeypatch, max_tokens):
+    ids = chat_ids(engine, PROMPTS[2])
+    reference = force_drafts(monkeypatch, engine, ids, [15])  # every block fully accepted: 16 tokens a cycle
+    for mode in ("dflash", "plain"):
+        engine.reset()
+        summary = summary_of(list(engine.generate(ids, max_tokens=max_tokens, mode=mode)))
+        assert summary.stop_reason == "length"
+        assert summary.token_ids == reference[:max_tokens]
+        state = engine._state
+        assert engine.target.cache_offset(state.cache) == len(state.tokens)
+
+
+@pytest.mark.parametrize("mode", ["dflash", "plain"])
+@pytest.mark.parametrize("stop_at", [0, 9, 30])
+def test_stop_token_ends_generation_with_stop_reason_stop(engine, monkeypatch, mode, stop_at):
+    """A stop token, even mid-block in a fully accepted draft, ends the reply just before it."""
+    ids = chat_ids(engine, PROMPTS[0])
+    reference = force_drafts(monkeypatch, engine, ids, [15])
+    stop = reference[stop_at]
+    first = reference.index(stop)  # the reply ends at the stop token's first occurrence
+    monkeypatch.setattr(engine.tokenizer, "eos_token_ids", {stop})
+    events = list(engine.generate(ids, max_tokens=64, mode=mode))
+    summary = summary_of(events)
+    assert summary.stop_reason == "stop"
+    assert summary.token_ids == reference[:first]
+    assert stop not in streamed_ids(events)
+    state = engine._state
+    assert engine.target.cache_offset(state.cache) == len(state.tokens)
+    assert state.tokens[:len(ids) + first] == ids + summary.token_ids  # the whole reply is cached for the next turn
