@@ -1,0 +1,52 @@
+"""Draft checkpoints in the z-lab layout, plus what a resumed run needs.
+
+A checkpoint folder holds config.json (architectures DFlashDraftModel,
+dflash_config with target_layer_ids and mask_token_id, block_size) and
+model.safetensors in bf16: the engine loads it like any published draft. The
+target's tokenizer files are copied beside them, as published drafts do.
+trainer_state.json and optimizer.safetensors are only for `--resume`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from ..mlx_setup import import_mlx
+
+mx = import_mlx()
+from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+STATE_FILE = "trainer_state.json"
+OPTIMIZER_FILE = "optimizer.safetensors"
+
+
+def save_draft(out: Path, draft, config: dict, target_path: Path | None = None) -> None:
+    """config.json + bf16 model.safetensors (+ the target's tokenizer files)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.astype(mx.bfloat16) for k, v in tree_flatten(draft.parameters())}
+    mx.save_safetensors(str(out / "model.safetensors"), weights, metadata={"format": "mlx"})
+    (out / "config.json").write_text(json.dumps({**config, "torch_dtype": "bfloat16"}, indent=2))
+    for name in TOKENIZER_FILES if target_path is not None else ():
+        if (Path(target_path) / name).is_file():
+            shutil.copyfile(Path(target_path) / name, out / name)
+
+
+def save_training_state(out: Path, step: int, optimizer, extra: dict) -> None:
+    state = {k: v for k, v in tree_flatten(optimizer.state) if isinstance(v, mx.array)}
+    mx.save_safetensors(str(Path(out) / OPTIMIZER_FILE), state)
+    (Path(out) / STATE_FILE).write_text(json.dumps({"step": step, **extra}, indent=2))
+
+
+def load_training_state(folder: Path, draft, optimizer) -> dict:
+    """Load draft weights and optimizer state from a checkpoint; return trainer_state.json."""
+    folder = Path(folder)
+    weights = mx.load(str(folder / "model.safetensors"))
+    draft.load_weights([(k, v.astype(mx.float32)) for k, v in weights.items()])
+    optimizer.init(draft.trainable_parameters())
+    if (folder / OPTIMIZER_FILE).is_file():
+        optimizer.state = tree_unflatten(list(mx.load(str(folder / OPTIMIZER_FILE)).items()))
+    return json.loads((folder / STATE_FILE).read_text()) if (folder / STATE_FILE).is_file() else {"step": 0}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# DFlash on the GPU host: fused GatedDeltaNet kernel tests + `bench --synthetic` (9B-shaped targets).
+#
+# MLX's CUDA wheel is too big to travel in one call, so a fresh machine takes two calls, run from the
+# repository root:
+#   call 1, carry .whlA (part.aa of the split mlx-cuda-13 wheel): stages part.aa in /tmp and stops;
+#   call 2, carry .whlB (part.ab + the mlx and mlx-lm wheels): installs into /tmp/site, then runs.
+# A machine that already has /tmp/site/mlx runs at once. Results go to $OUT: env.txt,
+# kernel_tests.txt, bench.txt, bench.json (written after every context, so a timeout keeps them).
+set -u
+OUT=${OUT:-/tmp/gpu_bench_out}
+mkdir -p "$OUT"
+SITE=${SITE:-/tmp/site}
+WHEEL=/tmp/mlx_cuda_13-0.32.4-py3-none-manylinux_2_35_x86_64.whl
+
+if [ ! -d "$SITE/mlx" ]; then
+  [ -f .whlA/part.aa ] && cp .whlA/part.aa /tmp/part.aa
+  if [ ! -f /tmp/part.aa ] || [ ! -f .whlB/part.ab ]; then
+    echo "stage 1 done: /tmp/part.aa staged; run again carrying .whlB"
+    exit 0
+  fi
+  cat /tmp/part.aa .whlB/part.ab > "$WHEEL"
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
+    "$WHEEL" .whlB/mlx-0.32.4-*.whl .whlB/mlx_lm-0.32.2-*.whl || { echo "wheel install failed"; exit 1; }
+fi
+# libmlx.so looks for the CUDA libraries at $ORIGIN/../../nvidia: point that at the image's pip packages.
+if [ ! -e "$SITE/nvidia" ]; then
+  NV=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])' 2>/dev/null) && [ -n "$NV" ] && ln -s "$NV" "$SITE/nvidia"
+fi
+export PYTHONPATH="$SITE:$PWD" PYTHONUNBUFFERED=1 DFLASH_TUI_NO_OPENBLAS=1
+
+{
+  date -u
+  nvidia-smi --query-gpu=name,memory.used,memory.total,utilization.gpu --format=csv
+  python3 -c 'import mlx.core as mx, mlx_lm; print("mlx", mx.__version__, "mlx-lm", mlx_lm.__version__,
+    mx.default_device(), "cuda", mx.cuda.is_available())'
+} 2>&1 | tee "$OUT/env.txt"
+
+timeout "${TEST_TIMEOUT:-120}" python3 -m pytest tests/gpu/test_gdn_cuda.py -q -rs -p no:cacheprovider \
+  -k "not compiles" 2>&1 | tee "$OUT/kernel_tests.txt"
+
+timeout "${BENCH_TIMEOUT:-300}" python3 -m dflash_tui.bench_synthetic --contexts "${CONTEXTS:-2048,512,8192}" \
+  --runs "${RUNS:-5}" ${BENCH_ARGS:-} --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.txt"
+date -u | tee -a "$OUT/env.txt"
