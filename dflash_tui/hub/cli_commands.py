@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
 from ..compat import is_draft_config
 from ..settings import load_settings
 from .describe import read_config
-from .download import pull
+from .download import PullProgress, pull
 from .errors import HubError
 from .local import list_local_models, partial_downloads, resolve_local
 from .pair_overrides import set_pair_override
@@ -36,6 +37,8 @@ def add_models_parser(subparsers) -> argparse.ArgumentParser:
     pull_parser = commands.add_parser("pull", help="download a model repo's files (resumes an interrupted pull)")
     pull_parser.add_argument("repo", help="org/name, e.g. mlx-community/Qwen3-8B-4bit")
     pull_parser.add_argument("--revision", default="main", help="branch, tag or commit (default: main)")
+    pull_parser.add_argument("--with-draft", action="store_true",
+                             help="also pull the target's DFlash draft and check that the pair fits")
     pull_parser.set_defaults(func=pull_command)
 
     rm_parser = commands.add_parser("rm", help="delete a model from the Hugging Face cache")
@@ -58,6 +61,9 @@ def add_models_parser(subparsers) -> argparse.ArgumentParser:
     choice.add_argument("--clear", action="store_true", help="forget your choice, use the registry's")
     pair_parser.set_defaults(func=pair_command)
     return models
+
+
+_SET_DRAFT_HINT = "choose one with `dflash-tui models pair {target} --set DRAFT`"
 
 
 def _fails(error: HubError) -> int:
@@ -92,29 +98,36 @@ def list_command(args) -> int:
 
 
 def pull_command(args) -> int:
-    bar = tqdm(unit="B", unit_scale=True, desc=args.repo, file=sys.stderr, dynamic_ncols=True)
-
-    def show(progress) -> None:
-        bar.total = progress.total_bytes
-        bar.set_postfix_str(f"{progress.files_done}/{progress.files_total} files", refresh=False)
-        bar.update(progress.done_bytes - bar.n)
-
     try:
-        snapshot = pull(args.repo, revision=args.revision, progress=show)
+        snapshot = _pull_with_bar(args.repo, args.revision)
+        print(snapshot)
+        choice = None if is_draft_config(read_config(snapshot)) else draft_for(args.repo)
+        if choice is None:
+            if args.with_draft:
+                print(f"no known DFlash draft for {args.repo}: {_SET_DRAFT_HINT.format(target=args.repo)}",
+                      file=sys.stderr)
+            return 0
+        if not args.with_draft:
+            print(f"its DFlash draft: {choice.draft} (`dflash-tui models pull {args.repo} --with-draft`)")
+            return 0
+        draft_snapshot = _pull_with_bar(choice.draft, "main")
+        print(draft_snapshot)
+        return _report_pair(args.repo, snapshot, draft_snapshot)
     except HubError as error:
-        bar.close()
         return _fails(error)
     except KeyboardInterrupt:
-        bar.close()
-        print(f"pull of {args.repo} interrupted; the partial download is kept: run the same pull to resume",
-              file=sys.stderr)
+        print("pull interrupted; the partial download is kept: run the same pull to resume", file=sys.stderr)
         return 130
-    bar.close()
-    print(snapshot)
-    choice = draft_for(args.repo)
-    if choice and not is_draft_config(read_config(snapshot)):
-        print(f"its DFlash draft: {choice.draft} (`dflash-tui models pull {choice.draft}`)")
-    return 0
+
+
+def _pull_with_bar(repo_id: str, revision: str) -> Path:
+    with tqdm(unit="B", unit_scale=True, desc=repo_id, file=sys.stderr, dynamic_ncols=True) as bar:
+        def show(progress: PullProgress) -> None:
+            bar.total = progress.total_bytes
+            bar.set_postfix_str(f"{progress.files_done}/{progress.files_total} files", refresh=False)
+            bar.update(progress.done_bytes - bar.n)
+
+        return pull(repo_id, revision=revision, progress=show)
 
 
 def rm_command(args) -> int:
@@ -161,8 +174,8 @@ def pair_command(args) -> int:
     except HubError as error:
         return _fails(error)
     if choice is None:
-        print(f"no known DFlash draft for {args.target}: set one with "
-              f"`dflash-tui models pair {args.target} --set DRAFT`", file=sys.stderr)
+        print(f"no known DFlash draft for {args.target}: {_SET_DRAFT_HINT.format(target=args.target)}",
+              file=sys.stderr)
         return 1
     source = "your choice" if choice.source == "override" else "registry"
     print(f"{args.target} -> {choice.draft} ({source})")
@@ -171,7 +184,11 @@ def pair_command(args) -> int:
         missing = [name for name, d in ((args.target, target_dir), (choice.draft, draft_dir)) if d is None]
         print(f"not checked yet: pull {' and '.join(missing)} first")
         return 0
-    problems = check_local_pair(target_dir, draft_dir, target_name=args.target)
+    return _report_pair(args.target, target_dir, draft_dir)
+
+
+def _report_pair(target_name: str, target_dir: Path, draft_dir: Path) -> int:
+    problems = check_local_pair(target_dir, draft_dir, target_name=target_name)
     for problem in problems:
         print(f"mismatch: {problem}", file=sys.stderr)
     if not problems:

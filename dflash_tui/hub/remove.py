@@ -36,8 +36,8 @@ def plan_removal(repo_id: str, revisions: list[str] | None = None,
     repo = next((r for r in cache.repos if r.repo_id == repo_id and r.repo_type == "model"), None) if cache else None
     if repo is None:
         raise NotCached(f"{repo_id} is not in the Hugging Face cache: `dflash-tui models list` shows what is")
-    chosen = [r for r in repo.revisions if revisions is None or r.commit_hash in revisions
-              or any(r.commit_hash.startswith(prefix) for prefix in revisions)]
+    chosen = [r for r in repo.revisions
+              if revisions is None or any(r.commit_hash.startswith(prefix) for prefix in revisions)]
     if revisions and not chosen:
         known = ", ".join(r.commit_hash[:12] for r in repo.revisions)
         raise NotCached(f"{repo_id} has no cached revision {', '.join(revisions)}; cached: {known or 'none'}")

@@ -41,6 +41,17 @@ def test_pull_then_list_shows_the_model_in_a_table(hub_env, capsys):
     assert row[3].endswith("~") and row[4:6] == ["4-bit", "g32"] and row[-1] == "main"
 
 
+def test_pull_with_draft_fetches_the_paired_draft_and_checks_the_pair(hub_env, capsys):
+    assert main(["models", "pair", TARGET_REPO, "--set", DRAFT_REPO]) == 0
+    capsys.readouterr()
+
+    assert main(["models", "pull", TARGET_REPO, "--with-draft"]) == 0
+
+    out = capsys.readouterr().out
+    assert "models--test-org--Tiny-Qwen3/snapshots/" in out and "models--z-lab--Tiny-Qwen3-DFlash/snapshots/" in out
+    assert "compatible" in out
+
+
 def test_pull_of_a_gated_repo_prints_one_line_and_fails(hub_env, capsys):
     assert main(["models", "pull", GATED_REPO]) == 1
 
