@@ -41,10 +41,14 @@ class Repo:
     last_modified: str = "2026-05-01T12:00:00.000Z"
     parameters: int | None = None
     declared_sizes: dict[str, int] = field(default_factory=dict)  # sizes to claim instead of the real ones
-    sha: str = field(init=False)
 
-    def __post_init__(self):
-        self.sha = hashlib.sha1(self.repo_id.encode()).hexdigest()
+    @property
+    def sha(self) -> str:
+        """The commit: changes whenever a file does, like a new revision on the hub."""
+        digest = hashlib.sha1(self.repo_id.encode())
+        for name, data in sorted(self.files.items()):
+            digest.update(name.encode() + hashlib.sha1(data).digest())
+        return digest.hexdigest()
 
     def info(self) -> dict:
         info = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -60,6 +61,21 @@ def test_removing_a_model_frees_the_reported_space_and_unlists_it(hub_env):
     assert freed == plan.freed_bytes == on_disk
     assert [m.name for m in list_local_models()] == [DRAFT_REPO]
     assert not blobs.exists()
+
+
+def test_removing_an_old_revision_keeps_the_current_one_and_the_blobs_it_shares(hub_env, hub):
+    old = pull(TARGET_REPO)
+    repo = hub.repos[TARGET_REPO]
+    repo.files["config.json"] = json.dumps({**json.loads(repo.files["config.json"]), "updated": True}).encode()
+    new = pull(TARGET_REPO)
+    assert [m.revision for m in list_local_models()] == [new.name, old.name]
+    only_in_old = (old / "config.json").stat().st_size
+
+    freed = remove(plan_removal(TARGET_REPO, [old.name[:8]]))
+
+    assert freed == only_in_old
+    assert [m.revision for m in list_local_models()] == [new.name]
+    assert (new / "model.safetensors").is_file()
 
 
 def test_a_cancelled_pull_is_listed_as_partial_and_removing_it_clears_the_files(hub_env, hub):
