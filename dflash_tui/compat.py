@@ -7,6 +7,8 @@ so it is cheap enough to run on every listing.
 
 from __future__ import annotations
 
+from .hub.registry import registry_draft_for
+
 DRAFT_ARCHITECTURE = "DFlashDraftModel"
 UNSUPPORTED_DRAFT_ARCHITECTURES = ("DFlash2DraftModel",)
 
@@ -50,8 +52,6 @@ def check_pair(target_config: dict, draft_config: dict, target_name: str | None 
 
     target_name (a repo id or path) lets a message name the draft made for that target.
     """
-    from .hub.registry import registry_draft_for
-
     known_draft = registry_draft_for(target_name) if target_name else None
     advice = "pick the draft made for this target" + (f", e.g. {known_draft}" if known_draft else "")
 
