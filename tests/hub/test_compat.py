@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from dflash_tui.compat import check_pair, draft_settings, is_draft_config
 from dflash_tui.synthetic import draft_config, target_config
 
@@ -67,3 +71,11 @@ def test_dflash2_drafts_are_recognised_but_refused_with_a_message():
 def test_a_target_config_is_not_a_draft():
     assert not is_draft_config(QWEN3_8B)
     assert check_pair(QWEN3_8B, QWEN3_8B)[0].startswith("not a DFlash draft")
+
+
+def test_compat_loads_without_mlx_or_huggingface_hub():
+    code = "import sys, dflash_tui.compat; print(sorted({'mlx', 'huggingface_hub'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout
+
+    assert out.strip() == "[]"

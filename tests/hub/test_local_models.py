@@ -39,6 +39,17 @@ def test_user_folders_are_listed_next_to_the_cache(hub_env, model_dirs):
     assert all(m.source == "folder" and m.revision is None for m in models)
 
 
+def test_a_hybrid_qwen3_5_target_is_listed_with_its_family(tmp_path):
+    from dflash_tui.synthetic import build_target
+
+    build_target(tmp_path / "tiny-qwen3.5", "qwen3_5", hidden_size=64, num_layers=4)
+
+    [model] = list_local_models([tmp_path])
+
+    assert (model.description.kind, model.description.family) == ("target", "qwen3_5")
+    assert model.description.parameters > 0
+
+
 def test_a_folder_with_a_broken_config_is_listed_with_the_reason(tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")
