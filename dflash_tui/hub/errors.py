@@ -99,6 +99,11 @@ def hub_errors(repo_id: str, revision: str | None = None):
         ) from error
     except httpx2.TimeoutException as error:
         raise OfflineError(f"{endpoint} did not answer in time: check the network connection and try again") from error
+    except PermissionError as error:
+        raise HubError(
+            f"cannot write {error.filename}: permission denied; fix that folder's permissions or point HF_HOME "
+            "at a folder you own"
+        ) from error
     except OSError as error:
         if error.errno == errno.ENOSPC:
             raise DiskFull(
