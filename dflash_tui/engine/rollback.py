@@ -22,6 +22,8 @@ mx = import_mlx()
 import mlx.nn as nn  # noqa: E402
 from mlx_lm.models.gated_delta import normalize_qk  # noqa: E402
 
+from .gdn_cuda import fused_recurrence_with_tape, fused_replay  # noqa: E402
+
 
 @dataclass
 class GDNTape:
@@ -96,11 +98,16 @@ def gdn_forward_with_tape(layer, x: mx.array, cache) -> tuple[mx.array, GDNTape]
     state_before = cache[1]
     if state_before is None:
         state_before = mx.zeros((B, layer.num_v_heads, layer.head_v_dim, layer.head_k_dim), dtype=mx.float32)
-    log_g = log_decay(layer.A_log, a, layer.dt_bias)
-    y, state, keys, deltas = recurrence_with_tape(q, k, v, log_g, mx.sigmoid(b), state_before)
+    fused = fused_recurrence_with_tape(q, k, v, layer.A_log, a, layer.dt_bias, b, state_before)  # CUDA only
+    if fused is not None:
+        y, state, log_g_cum, keys, deltas = fused
+    else:
+        log_g = log_decay(layer.A_log, a, layer.dt_bias)
+        y, state, keys, deltas = recurrence_with_tape(q, k, v, log_g, mx.sigmoid(b), state_before)
+        log_g_cum = mx.cumsum(log_g, axis=1)
     cache[1] = state
     out = layer.out_proj(layer.norm(y.astype(x.dtype), z).reshape(B, S, -1))
-    tape = GDNTape(conv_before, state_before, qkv, mx.cumsum(log_g, axis=1), keys, deltas)
+    tape = GDNTape(conv_before, state_before, qkv, log_g_cum, keys, deltas)
     return out, tape
 
 
@@ -115,6 +122,10 @@ def replay_state(tape: GDNTape, n: int) -> mx.array:
 
 def rollback_gdn(cache, tape: GDNTape, n: int) -> None:
     """Set an ArraysCache to the state after keeping n of the verified steps."""
+    fused = fused_replay(tape, n)  # the same replay in one launch, CUDA only
+    if fused is not None:
+        cache[0], cache[1] = fused
+        return
     k_minus_1 = tape.conv_before.shape[1]
     rows = mx.concatenate([tape.conv_before, tape.qkv[:, :n]], axis=1)
     cache[0] = mx.contiguous(rows[:, n:n + k_minus_1])

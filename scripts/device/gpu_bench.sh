@@ -6,12 +6,16 @@
 #   call 1, carry .whlA (part.aa of the split mlx-cuda-13 wheel): stages part.aa in /tmp and stops;
 #   call 2, carry .whlB (part.ab + the mlx and mlx-lm wheels): installs into /tmp/site, then runs.
 # A machine that already has /tmp/site/mlx runs at once. Results go to $OUT: env.txt,
-# kernel_tests.txt, bench.txt, bench.json (written after every context, so a timeout keeps them).
+# kernel_tests.txt, bench.txt, bench.json (rewritten after every context, so a timeout keeps them).
+# BUDGET_S bounds the whole script (install included); the bench gets whatever the tests leave.
 set -u
+START=$(date +%s)
+BUDGET_S=${BUDGET_S:-300}
 OUT=${OUT:-/tmp/gpu_bench_out}
 mkdir -p "$OUT"
 SITE=${SITE:-/tmp/site}
 WHEEL=/tmp/mlx_cuda_13-0.32.4-py3-none-manylinux_2_35_x86_64.whl
+seconds_left() { echo $(( START + BUDGET_S - $(date +%s) - 10 )); }
 
 if [ ! -d "$SITE/mlx" ]; then
   [ -f .whlA/part.aa ] && cp .whlA/part.aa /tmp/part.aa
@@ -36,9 +40,10 @@ export PYTHONPATH="$SITE:$PWD" PYTHONUNBUFFERED=1 DFLASH_TUI_NO_OPENBLAS=1
     mx.default_device(), "cuda", mx.cuda.is_available())'
 } 2>&1 | tee "$OUT/env.txt"
 
-timeout "${TEST_TIMEOUT:-120}" python3 -m pytest tests/gpu/test_gdn_cuda.py -q -rs -p no:cacheprovider \
+TEST_S=$(seconds_left); [ "$TEST_S" -gt "${TEST_TIMEOUT:-100}" ] && TEST_S=${TEST_TIMEOUT:-100}
+timeout "$TEST_S" python3 -m pytest tests/gpu/test_gdn_cuda.py -q -rs -p no:cacheprovider \
   -k "not compiles" 2>&1 | tee "$OUT/kernel_tests.txt"
 
-timeout "${BENCH_TIMEOUT:-300}" python3 -m dflash_tui.bench_synthetic --contexts "${CONTEXTS:-2048,512,8192}" \
+timeout "$(seconds_left)" python3 -m dflash_tui.bench_synthetic --contexts "${CONTEXTS:-2048,512,8192}" \
   --runs "${RUNS:-5}" ${BENCH_ARGS:-} --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.txt"
-date -u | tee -a "$OUT/env.txt"
+echo "finished $(date -u), $(( $(date +%s) - START )) s" | tee -a "$OUT/env.txt"

@@ -1,0 +1,428 @@
+"""Fused GatedDeltaNet kernels for MLX's CUDA backend: one launch per layer for verify, prefill and rollback.
+
+The plain recurrence (`rollback.recurrence_with_tape`) is a small op loop per
+step; on CUDA each op costs microseconds of launch overhead, so a 16-token
+verify of a hybrid target costs several decode steps. Here:
+
+- `fused_recurrence_with_tape`: all T steps of a layer in one launch, gates
+  (log g, beta) computed in-kernel from the raw projections, writing y, the
+  final state and the rollback tape (cumulative log-gate, keys repeated to Hv,
+  innovations) that `rollback.py` already defines.
+- `fused_replay`: the tape replay of `rollback.replay_state` (the same closed
+  form) plus the conv-state rows, in one launch.
+
+Used only when the default device is a CUDA GPU; every other backend keeps
+the op loop. Each kernel instantiation is checked once against the op loop on
+a small random probe; one that fails to compile or disagrees is switched off
+(the reason is kept in `status()`) and callers fall back to the op loop.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..mlx_setup import import_mlx
+
+mx = import_mlx()
+
+LANES_PER_ROW = 4  # threads sharing one value row of the state; each holds Dk / 4 entries
+MAX_ROWS_PER_BLOCK = 32
+REPLAY_THREADS = 256
+PROBE_TOLERANCE = 1e-3  # probes feed both sides identical inputs; fp32 on both, summation order differs
+
+# Recurrence. One block holds ROWS value rows of one (batch, value head). Lane
+# l of a row keeps state entries l, l + 4, l + 8, ... in registers (interleaved
+# so a warp's shared-memory reads hit distinct banks). Per chunk of CH steps
+# the block stages k, q, g, log g and beta in shared memory; per step the two
+# dot products over Dk are 4-lane shuffle reductions. The gates repeat the op
+# path's roundings: a + dt_bias and sigmoid(b) are rounded to their MLX dtypes.
+_RECURRENCE_SOURCE = r"""
+    constexpr int LPR = 4;
+    constexpr int VPL = Dk / LPR;
+    const int T = q_shape[1];
+    const int tid = threadIdx.x;
+    const int rows_per_block = blockDim.x / LPR;
+    const int n = blockIdx.y;
+    const int b = n / Hv;
+    const int hv = n - b * Hv;
+    const int hk = hv / (Hv / Hk);
+    const int lane = tid % LPR;
+    const int row = blockIdx.x * rows_per_block + tid / LPR;
+    const bool active = row < Dv;
+    const int dv = active ? row : Dv - 1;
+    const bool tape_block = blockIdx.x == 0;
+
+    __shared__ float ks[CH * Dk];
+    __shared__ float qs[CH * Dk];
+    __shared__ float gs[CH];
+    __shared__ float lgs[CH];
+    __shared__ float bs[CH];
+
+    const float decay_rate = expf(static_cast<float>(A_log[hv]));
+    const float bias = static_cast<float>(dt_bias[hv]);
+
+    float s[VPL];
+    const size_t state_row = ((size_t)n * Dv + dv) * Dk;
+#pragma unroll
+    for (int i = 0; i < VPL; ++i) {
+      s[i] = state_in[state_row + i * LPR + lane];
+    }
+
+    float cum = 0.0f;
+    for (int t0 = 0; t0 < T; t0 += CH) {
+      const int nt = min(CH, T - t0);
+      __syncthreads();
+      for (int idx = tid; idx < nt * Dk; idx += blockDim.x) {
+        const int c = idx / Dk;
+        const int e = idx - c * Dk;
+        const size_t bt = (size_t)b * T + t0 + c;
+        const size_t src = (bt * Hk + hk) * Dk + e;
+        const float kk = static_cast<float>(k[src]);
+        ks[idx] = kk;
+        qs[idx] = static_cast<float>(q[src]);
+        if (tape_block) {
+          keys[(bt * Hv + hv) * Dk + e] = kk;
+        }
+      }
+      if (tid < nt) {
+        const size_t gi = ((size_t)b * T + t0 + tid) * Hv + hv;
+        const float x = static_cast<float>(static_cast<SumT>(static_cast<float>(gate_a[gi]) + bias));
+        const float softplus = fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
+        const float lg = -decay_rate * softplus;
+        lgs[tid] = lg;
+        gs[tid] = expf(lg);
+        const float sig = 1.0f / (1.0f + expf(-static_cast<float>(gate_b[gi])));
+        bs[tid] = static_cast<float>(static_cast<BetaT>(sig));
+      }
+      __syncthreads();
+
+      for (int c = 0; c < nt; ++c) {
+        const size_t tv = ((size_t)b * T + t0 + c) * Hv + hv;
+        const float g = gs[c];
+        const float* kc = ks + c * Dk;
+        const float* qc = qs + c * Dk;
+
+        float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+#pragma unroll
+        for (int i = 0; i < VPL; ++i) {
+          s[i] *= g;
+          const float p = s[i] * kc[i * LPR + lane];
+          if ((i & 3) == 0) acc0 += p;
+          else if ((i & 3) == 1) acc1 += p;
+          else if ((i & 3) == 2) acc2 += p;
+          else acc3 += p;
+        }
+        float kv = (acc0 + acc1) + (acc2 + acc3);
+        kv += __shfl_xor_sync(0xffffffffu, kv, 1);
+        kv += __shfl_xor_sync(0xffffffffu, kv, 2);
+        const float delta = (static_cast<float>(v[tv * Dv + dv]) - kv) * bs[c];
+
+        acc0 = 0.0f; acc1 = 0.0f; acc2 = 0.0f; acc3 = 0.0f;
+#pragma unroll
+        for (int i = 0; i < VPL; ++i) {
+          s[i] += kc[i * LPR + lane] * delta;
+          const float p = s[i] * qc[i * LPR + lane];
+          if ((i & 3) == 0) acc0 += p;
+          else if ((i & 3) == 1) acc1 += p;
+          else if ((i & 3) == 2) acc2 += p;
+          else acc3 += p;
+        }
+        float out = (acc0 + acc1) + (acc2 + acc3);
+        out += __shfl_xor_sync(0xffffffffu, out, 1);
+        out += __shfl_xor_sync(0xffffffffu, out, 2);
+
+        if (active && lane == 0) {
+          y[tv * Dv + dv] = out;
+          deltas[tv * Dv + dv] = delta;
+        }
+        cum += lgs[c];
+        if (tape_block && tid == 0) {
+          log_g_cum[tv] = cum;
+        }
+      }
+    }
+
+    if (active) {
+#pragma unroll
+      for (int i = 0; i < VPL; ++i) {
+        state_out[state_row + i * LPR + lane] = s[i];
+      }
+    }
+"""
+
+# Replay: one thread per recurrent-state entry computes
+#   S_n = exp(L_n) S_0 + sum_{t<n} exp(L_n - L_t) delta_t (x) k_t
+# and the first B*(K-1)*C threads also copy one conv-state entry: rows n .. n+K-2
+# of concat(conv_before, qkv). Tape keys may hold Hv heads (as today) or the Hk
+# key heads: the head count is read from their shape.
+_REPLAY_SOURCE = r"""
+    const size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const int n = keep[0];
+    const int T = qkv_shape[1];
+    const int B = state_before_shape[0];
+    const int Hkeys = keys_shape[2];
+    const size_t n_state = (size_t)B * Hv * Dv * Dk;
+    if (idx < n_state) {
+      const int dk = idx % Dk;
+      const int dv = (idx / Dk) % Dv;
+      const size_t bh = idx / ((size_t)Dk * Dv);
+      const int hv = bh % Hv;
+      const size_t b = bh / Hv;
+      const float* L = log_g_cum + b * T * Hv + hv;
+      const int hkey = hv / (Hv / Hkeys);
+      const float L_n = L[(size_t)(n - 1) * Hv];
+      float acc = 0.0f;
+      for (int t = 0; t < n; ++t) {
+        const size_t bt = (b * T + t) * Hv + hv;
+        const size_t kt = (b * T + t) * Hkeys + hkey;
+        acc += expf(L_n - L[(size_t)t * Hv]) * deltas[bt * Dv + dv] * keys[kt * Dk + dk];
+      }
+      state[idx] = expf(L_n) * state_before[idx] + acc;
+    }
+    const int R = conv_before_shape[1];
+    const int C = conv_before_shape[2];
+    if (idx < (size_t)B * R * C) {
+      const int c = idx % C;
+      const int r = (idx / C) % R;
+      const size_t b = idx / ((size_t)C * R);
+      const int src = r + n;
+      conv[idx] = src < R ? conv_before[(b * R + src) * C + c] : qkv[(b * T + (src - R)) * C + c];
+    }
+"""
+
+RECURRENCE_INPUTS = ["q", "k", "v", "A_log", "gate_a", "dt_bias", "gate_b", "state_in"]
+RECURRENCE_OUTPUTS = ["y", "state_out", "log_g_cum", "keys", "deltas"]
+REPLAY_INPUTS = ["conv_before", "qkv", "state_before", "log_g_cum", "keys", "deltas", "keep"]
+REPLAY_OUTPUTS = ["conv", "state"]
+
+_enabled = os.environ.get("DFLASH_TUI_GDN_KERNEL", "1") != "0"
+_kernels: dict[str, object] = {}
+_checked: dict[tuple, str | None] = {}  # instantiation key -> None (verified) or why it is off
+_build_error: str | None = None
+
+
+def kernel_sources() -> dict[str, tuple[str, list[str], list[str]]]:
+    """name -> (body, input names, output names) as handed to mx.fast.cuda_kernel (tests compile them)."""
+    return {
+        "dflash_gdn_recurrence": (_RECURRENCE_SOURCE, RECURRENCE_INPUTS, RECURRENCE_OUTPUTS),
+        "dflash_gdn_replay": (_REPLAY_SOURCE, REPLAY_INPUTS, REPLAY_OUTPUTS),
+    }
+
+
+def cuda_active() -> bool:
+    """True when MLX runs on a CUDA GPU by default."""
+    try:
+        return bool(mx.cuda.is_available()) and mx.default_device() == mx.gpu
+    except AttributeError:
+        return False
+
+
+def set_enabled(flag: bool) -> None:
+    """Turn the fused path on or off (the bench compares it with the op loop in one process)."""
+    global _enabled
+    _enabled = flag
+
+
+def enabled() -> bool:
+    return _enabled and _build_error is None and cuda_active()
+
+
+def status() -> dict:
+    """What the fused path did in this process: for reports and the bench's JSON."""
+    return {
+        "requested": _enabled,
+        "cuda": cuda_active(),
+        "build_error": _build_error,
+        "verified": [list(k) for k, err in _checked.items() if err is None],
+        "failed": {str(list(k)): err for k, err in _checked.items() if err is not None},
+    }
+
+
+def supported_shape(Dk: int, Dv: int, Hk: int, Hv: int) -> bool:
+    return Dk % LANES_PER_ROW == 0 and 4 <= Dk <= 256 and Dv >= 1 and Hk >= 1 and Hv % Hk == 0
+
+
+def chunk_steps(Dk: int) -> int:
+    """Steps staged per shared-memory chunk: k and q of CH steps in at most 32 KiB."""
+    return max(1, min(16, 32768 // (2 * 4 * Dk)))
+
+
+def launch_geometry(B: int, Hv: int, Dv: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """Recurrence (grid in threads, threadgroup) as mx.fast.cuda_kernel takes them."""
+    rows = MAX_ROWS_PER_BLOCK if Dv >= MAX_ROWS_PER_BLOCK else -(-Dv // 8) * 8
+    blocks_x = -(-Dv // rows)
+    threads = LANES_PER_ROW * rows
+    return (threads * blocks_x, B * Hv, 1), (threads, 1, 1)
+
+
+def _kernel(name: str):
+    global _build_error
+    if name not in _kernels:
+        source, inputs, outputs = kernel_sources()[name]
+        try:
+            _kernels[name] = mx.fast.cuda_kernel(name=name, input_names=inputs, output_names=outputs,
+                                                 source=source, ensure_row_contiguous=True)
+        except Exception as e:  # no CUDA back-end in this MLX build
+            _build_error = f"{type(e).__name__}: {e}"
+            return None
+    return _kernels[name]
+
+
+def _result_dtype(x, y):
+    """The dtype MLX gives x + y for the float dtypes met here."""
+    return x.dtype if x.dtype == y.dtype else mx.float32
+
+
+def _launch_recurrence(q, k, v, A_log, a, dt_bias, b, state, init_value=None):
+    B, T, Hk, Dk = k.shape
+    Hv, Dv = v.shape[2:]
+    grid, group = launch_geometry(B, Hv, Dv)
+    f32 = mx.float32
+    return _kernel("dflash_gdn_recurrence")(
+        inputs=[q, k, v.astype(q.dtype), A_log, a, dt_bias, b, state.astype(f32)],
+        template=[("InT", q.dtype), ("SumT", _result_dtype(a, dt_bias)), ("BetaT", b.dtype),
+                  ("Dk", Dk), ("Dv", Dv), ("Hk", Hk), ("Hv", Hv), ("CH", chunk_steps(Dk))],
+        grid=grid,
+        threadgroup=group,
+        output_shapes=[(B, T, Hv, Dv), (B, Hv, Dv, Dk), (B, T, Hv), (B, T, Hv, Dk), (B, T, Hv, Dv)],
+        output_dtypes=[f32] * 5,
+        init_value=init_value,
+    )
+
+
+def _launch_replay(tape, n: int, init_value=None):
+    B, Hv, Dv, Dk = tape.state_before.shape
+    R, C = tape.conv_before.shape[1:]
+    total = max(B * Hv * Dv * Dk, B * R * C)
+    return _kernel("dflash_gdn_replay")(
+        inputs=[tape.conv_before, tape.qkv.astype(tape.conv_before.dtype), tape.state_before,
+                tape.log_g_cum, tape.keys, tape.deltas, mx.array(n, dtype=mx.int32)],
+        template=[("CT", tape.conv_before.dtype), ("Dk", Dk), ("Dv", Dv), ("Hv", Hv)],
+        grid=(-(-total // REPLAY_THREADS) * REPLAY_THREADS, 1, 1),
+        threadgroup=(REPLAY_THREADS, 1, 1),
+        output_shapes=[tape.conv_before.shape, tape.state_before.shape],
+        output_dtypes=[tape.conv_before.dtype, mx.float32],
+        init_value=init_value,
+    )
+
+
+def _relative_error(got, want) -> float:
+    got, want = got.astype(mx.float32), want.astype(mx.float32)
+    return (mx.abs(got - want).max() / (mx.abs(want).max() + 1e-6)).item()
+
+
+def _compare(names, got, want) -> str | None:
+    mx.eval(got, want)
+    for name, g, w in zip(names, got, want):
+        if mx.isnan(g).any().item():
+            return f"{name}: elements left unwritten (NaN)"
+        err = _relative_error(g, w)
+        if not err <= PROBE_TOLERANCE:
+            return f"{name}: relative error {err:.2e} against the op loop"
+    return None
+
+
+def probe_inputs(B, T, Hk, Hv, Dk, Dv, dtype, param_dtype=None, seed=1234):
+    """Random inputs shaped as gdn_forward_with_tape produces them (A_log and dt_bias in param_dtype);
+    their own RNG keys leave the caller's random stream untouched. Returns q, k, v, A_log, a, dt_bias, b, state."""
+    param_dtype = param_dtype or dtype
+    keys = mx.random.split(mx.random.key(seed), 8)
+    q = (mx.random.normal((B, T, Hk, Dk), key=keys[0]) * Dk ** -0.5).astype(dtype)
+    k = (mx.random.normal((B, T, Hk, Dk), key=keys[1]) * Dk ** -0.5).astype(dtype)
+    v = mx.random.normal((B, T, Hv, Dv), key=keys[2]).astype(dtype)
+    A_log = mx.log(mx.random.uniform(0.5, 16.0, (Hv,), key=keys[3])).astype(param_dtype)
+    a = mx.random.normal((B, T, Hv), key=keys[4]).astype(dtype)
+    dt_bias = mx.random.uniform(0.0, 2.0, (Hv,), key=keys[5]).astype(param_dtype)
+    b = (2 * mx.random.normal((B, T, Hv), key=keys[6])).astype(dtype)
+    state = mx.random.normal((B, Hv, Dv, Dk), key=keys[7])
+    return q, k, v, A_log, a, dt_bias, b, state
+
+
+def reference_recurrence(q, k, v, A_log, a, dt_bias, b, state):
+    """The op loop, returning what the fused kernel returns: (y, state, log_g_cum, keys, deltas)."""
+    from .rollback import log_decay, recurrence_with_tape
+
+    log_g = log_decay(A_log, a, dt_bias)
+    y, s, keys, deltas = recurrence_with_tape(q, k, v, log_g, mx.sigmoid(b), state)
+    return y, s, mx.cumsum(log_g, axis=1), keys, deltas
+
+
+def _probe_recurrence(dtype, param_dtype, Hk, Hv, Dk, Dv) -> str | None:
+    try:
+        inputs = probe_inputs(1, 21, Hk, Hv, Dk, Dv, dtype, param_dtype)  # 21 steps: more than one chunk
+        got = _launch_recurrence(*inputs, init_value=float("nan"))
+        return _compare(RECURRENCE_OUTPUTS, got, reference_recurrence(*inputs))
+    except Exception as e:  # a compile error surfaces here, at the first eval
+        return f"{type(e).__name__}: {e}"
+
+
+def _probe_replay(dtype, Hv, Dv, Dk) -> str | None:
+    from .rollback import GDNTape, replay_state
+
+    try:
+        T, R, C = 16, 3, 40
+        keys = mx.random.split(mx.random.key(4321), 6)
+        tape = GDNTape(
+            conv_before=mx.random.normal((1, R, C), key=keys[0]).astype(dtype),
+            state_before=mx.random.normal((1, Hv, Dv, Dk), key=keys[1]),
+            qkv=mx.random.normal((1, T, C), key=keys[2]).astype(dtype),
+            log_g_cum=mx.cumsum(-mx.random.uniform(0.01, 1.0, (1, T, Hv), key=keys[3]), axis=1),
+            keys=mx.random.normal((1, T, Hv, Dk), key=keys[4]),
+            deltas=mx.random.normal((1, T, Hv, Dv), key=keys[5]),
+        )
+        rows = mx.concatenate([tape.conv_before, tape.qkv], axis=1)
+        for n in (1, 7, T):
+            got = _launch_replay(tape, n, init_value=float("nan"))
+            err = _compare(REPLAY_OUTPUTS, got, [rows[:, n:n + R], replay_state(tape, n)])
+            if err is not None:
+                return f"keep {n}: {err}"
+        return None
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+
+
+def _verified(key: tuple, kernel_name: str, probe) -> bool:
+    if key not in _checked:
+        if _kernel(kernel_name) is None:
+            return False
+        _checked[key] = probe()
+    return _checked[key] is None
+
+
+def fused_recurrence_with_tape(q, k, v, A_log, a, dt_bias, b, state):
+    """The gated delta rule over T steps with gates from the raw projections, in one launch.
+
+    q, k: [B, T, Hk, Dk]; v: [B, T, Hv, Dv]; a, b: [B, T, Hv]; A_log, dt_bias: [Hv];
+    state: [B, Hv, Dv, Dk] (fp32). Returns (y, state, log_g_cum, keys, deltas), all
+    fp32, equal to `reference_recurrence`; or None when the fused path is off,
+    unsupported for this shape, or failed its probe (the caller runs the op loop).
+    """
+    if not enabled():
+        return None
+    B, T, Hk, Dk = k.shape
+    Hv, Dv = v.shape[2:]
+    if T == 0 or not supported_shape(Dk, Dv, Hk, Hv):
+        return None
+    if not (q.dtype == k.dtype == v.dtype == a.dtype == b.dtype and A_log.dtype == dt_bias.dtype):
+        return None
+    key = ("recurrence", str(q.dtype), str(A_log.dtype), Hk, Hv, Dk, Dv)
+    if not _verified(key, "dflash_gdn_recurrence",
+                     lambda: _probe_recurrence(q.dtype, A_log.dtype, Hk, Hv, Dk, Dv)):
+        return None
+    return tuple(_launch_recurrence(q, k, v, A_log, a, dt_bias, b, state))
+
+
+def fused_replay(tape, n: int):
+    """(conv state, recurrent state) after keeping the first n verified steps: rollback.replay_state's
+    closed form and the conv rows in one launch; None when the fused path is off or unverified."""
+    if not enabled():
+        return None
+    B, Hv, Dv, Dk = tape.state_before.shape
+    Hkeys = tape.keys.shape[2]
+    if not 1 <= n <= tape.qkv.shape[1] or tape.state_before.dtype != mx.float32 or Hv % Hkeys:
+        return None
+    key = ("replay", str(tape.conv_before.dtype), Hv, Dv, Dk)
+    if not _verified(key, "dflash_gdn_replay", lambda: _probe_replay(tape.conv_before.dtype, Hv, Dv, Dk)):
+        return None
+    conv, state = _launch_replay(tape, n)
+    return conv, state
