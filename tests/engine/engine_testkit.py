@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from functools import partial
+
 from dflash_tui.mlx_setup import import_mlx
 
 mx = import_mlx()
@@ -31,13 +34,23 @@ def greedy(logits: mx.array) -> mx.array:
     return mx.argmax(logits, axis=-1)
 
 
+_reference_memo: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+
+
 def reference_greedy(target, prompt: list[int], n: int) -> list[int]:
-    """mlx-lm's own greedy decoding (generate_step, argmax) on a fresh cache; ignores EOS."""
+    """mlx-lm's own greedy decoding (generate_step, argmax) on a fresh cache; ignores EOS.
+
+    Memoized per (model, prompt): the weights never change during a session and a
+    shorter greedy run is a prefix of a longer one.
+    """
     from mlx_lm.generate import generate_step
 
-    steps = generate_step(mx.array(prompt), target.model, max_tokens=n, sampler=greedy,
-                          prompt_cache=target.make_cache())
-    return [int(tok) for tok, _ in steps]
+    key = (id(target.model), tuple(prompt))
+    if len(_reference_memo.get(key, ())) < n:
+        steps = generate_step(mx.array(prompt), target.model, max_tokens=n, sampler=greedy,
+                              prompt_cache=target.make_cache())
+        _reference_memo[key] = [int(tok) for tok, _ in steps]
+    return _reference_memo[key][:n]
 
 
 def first_near_tie(target, prompt: list[int], continuation: list[int], tol: float = NEAR_TIE) -> int:
@@ -93,6 +106,41 @@ def summary_of(events) -> GenerationSummary:
 
 def streamed_ids(events) -> list[int]:
     return [t for e in of_type(events, TokenChunk) for t in e.token_ids]
+
+
+def forced_proposer(reference: list[int], prompt_len: int, accept_lengths, vocab_size: int):
+    """A propose= callable whose drafts are the reference continuation, right for exactly k tokens.
+
+    k cycles over accept_lengths (a k >= block_size - 1 means every draft is right).
+    Returns (propose, forced) where forced lists the k chosen for each cycle, in order.
+    """
+    ks = itertools.cycle(accept_lengths)
+    forced: list[int] = []
+
+    def propose(staged: int, offset: int, block_size: int) -> list[int]:
+        i = offset - prompt_len  # index of the staged token in the generated sequence
+        k = next(ks)
+        forced.append(k)
+        drafts = list(reference[i + 1:i + block_size])
+        if k < block_size - 1:
+            drafts[k] = (drafts[k] + 1) % vocab_size
+        return drafts
+
+    return propose, forced
+
+
+def force_drafts(monkeypatch, engine, ids: list[int], accept_lengths, n: int = 200) -> list[int]:
+    """Make engine.generate's DFlash drafts right for exactly k tokens per cycle, k cycling over accept_lengths.
+
+    Returns the reference greedy continuation (n tokens) the drafts are taken from.
+    """
+    from dflash_tui.engine import session
+    from dflash_tui.engine.decode import dflash_generate
+
+    reference = reference_greedy(engine.target, ids, n)
+    propose, _ = forced_proposer(reference, len(ids), accept_lengths, engine.target.vocab_size)
+    monkeypatch.setattr(session, "dflash_generate", partial(dflash_generate, propose=propose))
+    return reference
 
 
 __all__ = ["CycleStats", "GenerationSummary", "PrefillDone", "TokenChunk", "PROMPTS", "mx"]

@@ -8,7 +8,7 @@ from engine_testkit import (PROMPTS, CycleStats, GenerationSummary, assert_greed
                             streamed_ids, summary_of)
 
 
-@pytest.mark.parametrize("mode", ["dflash", "plain"])
+@pytest.mark.parametrize("mode", ["dflash", "plain", "auto"])
 def test_cancel_mid_generation_returns_promptly_and_the_engine_stays_usable(engine, mode):
     ids = chat_ids(engine, PROMPTS[0])
     cancel = threading.Event()

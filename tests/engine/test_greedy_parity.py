@@ -1,45 +1,25 @@
 """Greedy DFlash output is mlx-lm's greedy output, token for token, up to the first near-tie."""
 
-import itertools
-
 import pytest
 
 from dflash_tui.engine.decode import dflash_generate
 from engine_testkit import (PROMPTS, CycleStats, assert_greedy_parity, chat_ids, cut_at_stop, first_near_tie,
-                            reference_greedy, run_to_end, summary_of)
+                            force_drafts, forced_proposer, reference_greedy, run_to_end, summary_of)
 
 B = 16
 
 
+@pytest.mark.parametrize("mode", ["dflash", "auto"])
 @pytest.mark.parametrize("prompt", PROMPTS)
-def test_dflash_with_random_draft_matches_mlx_lm_greedy(engine, prompt):
+def test_dflash_with_random_draft_matches_mlx_lm_greedy(engine, prompt, mode):
+    """mode auto mixes plain stretches and DFlash probes in one loop: the output must not notice."""
     ids = chat_ids(engine, prompt)
-    summary = summary_of(list(engine.generate(ids, max_tokens=72, mode="dflash")))
+    summary = summary_of(list(engine.generate(ids, max_tokens=72, mode=mode)))
     stop_ids = set(engine.tokenizer.eos_token_ids)
     reference = cut_at_stop(reference_greedy(engine.target, ids, 72), stop_ids)
-    assert summary.mode == "dflash" and summary.cycles > 0
+    assert summary.cycles > 0
     assert summary.stop_reason == ("length" if len(reference) == 72 else "stop")
     assert_greedy_parity(engine.target, ids, summary.token_ids, reference)
-
-
-def forced_proposer(reference: list[int], prompt_len: int, accept_lengths, vocab_size: int):
-    """A propose= callable whose drafts are the reference continuation, right for exactly k tokens.
-
-    Returns (propose, forced) where forced lists the k chosen for each cycle, in order.
-    """
-    ks = itertools.cycle(accept_lengths)
-    forced: list[int] = []
-
-    def propose(staged: int, offset: int, block_size: int) -> list[int]:
-        i = offset - prompt_len  # index of the staged token in the generated sequence
-        k = next(ks)
-        forced.append(k)
-        drafts = list(reference[i + 1:i + block_size])
-        if k < block_size - 1:
-            drafts[k] = (drafts[k] + 1) % vocab_size
-        return drafts
-
-    return propose, forced
 
 
 def test_dflash_with_forced_accept_lengths_matches_mlx_lm_greedy(engine):
@@ -70,3 +50,13 @@ def test_dflash_with_forced_accept_lengths_matches_mlx_lm_greedy(engine):
                 seen.add(k)
             position += cycle.committed
     assert seen == set(range(B))
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_auto_mode_with_good_drafts_matches_mlx_lm_greedy(engine, monkeypatch, prompt):
+    """Drafts that pay make auto mode switch from its plain measuring steps to DFlash; output stays greedy."""
+    ids = chat_ids(engine, prompt)
+    reference = force_drafts(monkeypatch, engine, ids, [15, 15, 9, 15, 4, 15])
+    summary = summary_of(list(engine.generate(ids, max_tokens=96, mode="auto")))
+    assert summary.drafted > 0 and summary.cycles > summary.drafted // (B - 1)  # both kinds of cycle ran
+    assert_greedy_parity(engine.target, ids, summary.token_ids, reference[:96])

@@ -1,32 +1,16 @@
 """The numbers a user sees (tau, acceptance, histogram, phase times) agree with what the decoder did;
 max_tokens and stop tokens end generation exactly."""
 
-from functools import partial
-
 import pytest
 
-from dflash_tui.engine import session
-from dflash_tui.engine.decode import dflash_generate
-from engine_testkit import (PROMPTS, CycleStats, PrefillDone, TokenChunk, chat_ids, of_type, reference_greedy,
+from engine_testkit import (PROMPTS, CycleStats, PrefillDone, TokenChunk, chat_ids, force_drafts, of_type,
                             streamed_ids, summary_of)
 
 B = 16
 
 
-def force_drafts(monkeypatch, engine, ids: list[int], accept_lengths) -> list[int]:
-    """Make engine.generate's DFlash drafts right for exactly k tokens per cycle, k cycling over accept_lengths.
-
-    Returns the reference greedy continuation the drafts are taken from.
-    """
-    from test_greedy_parity import forced_proposer
-
-    reference = reference_greedy(engine.target, ids, 200)
-    propose, _ = forced_proposer(reference, len(ids), accept_lengths, engine.target.vocab_size)
-    monkeypatch.setattr(session, "dflash_generate", partial(dflash_generate, propose=propose))
-    return reference
-
-
 def assert_consistent_stats(engine, events, block_size: int = B) -> None:
+    """Every summary number follows from the cycles; in auto mode plain steps are cycles that draft nothing."""
     summary = summary_of(events)
     cycles = of_type(events, CycleStats)
     assert summary.cycles == len(cycles) > 0
@@ -39,11 +23,14 @@ def assert_consistent_stats(engine, events, block_size: int = B) -> None:
     assert summary.tau == pytest.approx(sum(committed) / len(cycles))
     if summary.stop_reason == "length":
         assert sum(committed) == len(summary.token_ids) - 1  # the first token comes from the prefill
-    assert summary.drafted == sum(c.drafted for c in cycles) == len(cycles) * (block_size - 1)
+    drafting = [c for c in cycles if c.drafted]
+    assert all(c.drafted == c.block_size - 1 and c.accepted <= c.drafted for c in drafting)
+    assert all(c.block_size == 1 and c.accepted == 0 and c.committed == 1 for c in cycles if not c.drafted)
+    assert summary.drafted == sum(c.drafted for c in cycles)
     assert summary.accepted == sum(c.accepted for c in cycles)
     assert summary.acceptance == pytest.approx(summary.accepted / summary.drafted)
-    assert sum(summary.accept_histogram) == len(cycles)
-    assert summary.accept_histogram == [sum(c.accepted == k for c in cycles) for k in range(block_size)]
+    assert sum(summary.accept_histogram) == len(drafting)
+    assert summary.accept_histogram == [sum(c.accepted == k for c in drafting) for k in range(block_size)]
     assert all(c.committed == c.accepted + 1 for c in cycles[:-1])
     assert 1 <= cycles[-1].committed <= cycles[-1].accepted + 1
     assert [c.generated_tokens for c in cycles] == [sum(committed[:i + 1]) for i in range(len(cycles))]
@@ -60,6 +47,17 @@ def assert_consistent_stats(engine, events, block_size: int = B) -> None:
 def test_stats_of_a_random_draft_run_agree_with_its_cycles(engine):
     events = list(engine.generate(chat_ids(engine, PROMPTS[0]), max_tokens=64))
     assert_consistent_stats(engine, events)
+    summary = summary_of(events)
+    assert summary.drafted == summary.cycles * (B - 1)  # fixed block size: every cycle drafts a full block
+
+
+def test_stats_of_an_auto_mode_run_agree_with_its_cycles(engine, monkeypatch):
+    ids = chat_ids(engine, PROMPTS[1])
+    force_drafts(monkeypatch, engine, ids, [15, 2, 15, 0, 9])
+    events = list(engine.generate(ids, max_tokens=80, mode="auto"))
+    assert_consistent_stats(engine, events)
+    cycles = of_type(events, CycleStats)
+    assert any(c.drafted for c in cycles) and not all(c.drafted for c in cycles)
 
 
 def test_stats_of_forced_acceptances_agree_with_its_cycles(engine, monkeypatch):
@@ -75,7 +73,7 @@ def test_stats_of_forced_acceptances_agree_with_its_cycles(engine, monkeypatch):
 def test_max_tokens_is_respected_exactly_even_when_a_block_overshoots(engine, monkeypatch, max_tokens):
     ids = chat_ids(engine, PROMPTS[2])
     reference = force_drafts(monkeypatch, engine, ids, [15])  # every block fully accepted: 16 tokens a cycle
-    for mode in ("dflash", "plain"):
+    for mode in ("dflash", "plain", "auto"):
         engine.reset()
         summary = summary_of(list(engine.generate(ids, max_tokens=max_tokens, mode=mode)))
         assert summary.stop_reason == "length"
@@ -84,8 +82,8 @@ def test_max_tokens_is_respected_exactly_even_when_a_block_overshoots(engine, mo
         assert engine.target.cache_offset(state.cache) == len(state.tokens)
 
 
-@pytest.mark.parametrize("mode", ["dflash", "plain"])
-@pytest.mark.parametrize("stop_at", [0, 9, 30])
+@pytest.mark.parametrize("mode", ["dflash", "plain", "auto"])
+@pytest.mark.parametrize("stop_at", [0, 5, 9, 30])
 def test_stop_token_ends_generation_with_stop_reason_stop(engine, monkeypatch, mode, stop_at):
     """A stop token, even mid-block in a fully accepted draft, ends the reply just before it."""
     ids = chat_ids(engine, PROMPTS[0])
