@@ -2,13 +2,13 @@
 
 It speaks the same interface (encode_chat, generate yielding the real event
 dataclasses) so the real DecoderService and the real widgets are exercised;
-only the numbers and the text are scripted.
+only the text and the numbers are scripted (timings are simulated, so
+screenshots are stable).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 
 from .engine.events import MODE_DFLASH, CycleStats, GenerationSummary, PrefillDone, TokenChunk
 
@@ -18,17 +18,19 @@ DEFAULT_REPLY = (
     "- first point\n- second point\n"
 )
 ACCEPT_PATTERN = (3, 7, 1, 15, 0, 5, 9, 2)
+PHASE_S = {"draft": 0.001, "verify": 0.004, "rollback": 0.0005}  # simulated time per cycle: stable numbers
+CYCLE_S = sum(PHASE_S.values())
 
 
 class FakeEngine:
-    target_name = "fake-target"
-    draft_name = "fake-draft"
-    has_draft = True
     block_size = 16
 
-    def __init__(self, reply: str = DEFAULT_REPLY, chunk_delay_s: float = 0.0):
+    def __init__(self, reply: str = DEFAULT_REPLY, chunk_delay_s: float = 0.0, target_name: str = "fake-target",
+                 draft_name: str | None = "fake-draft"):
         self.reply = reply
         self.chunk_delay_s = chunk_delay_s
+        self.target_name, self.draft_name = target_name, draft_name
+        self.has_draft = draft_name is not None
         self.requests: list[dict] = []  # what generate was asked, for assertions
 
     @classmethod
@@ -40,7 +42,7 @@ class FakeEngine:
             if "missing" in target:
                 raise ModelLoadError(f"{target} does not exist: check the path or pull it from the hub.")
             progress("reading weights")
-            return cls(**kwargs)
+            return cls(target_name=target, draft_name=draft, **kwargs)
 
         return load
 
@@ -57,7 +59,6 @@ class FakeEngine:
         block = block_size or self.block_size
         self.requests.append({"mode": mode, "max_tokens": max_tokens, "block_size": block,
                               "temperature": temperature, "messages": self.last_messages})
-        start = time.perf_counter()
         yield PrefillDone(prompt_tokens=len(ids), prefilled_tokens=len(ids), prefill_s=0.01)
         pieces = self.reply.split(" ")
         pieces = [p + " " for p in pieces[:-1]] + pieces[-1:]
@@ -83,12 +84,12 @@ class FakeEngine:
             histogram[accepted] += 1
             cycles += 1
             yield TokenChunk(chunk, list(range(committed)))
-            elapsed = max(time.perf_counter() - start, 1e-3)
             yield CycleStats(cycles, mode, block, block - 1 if mode == MODE_DFLASH else 0, accepted, committed,
-                             0.001, 0.004, 0.0005, 0.0, generated, generated / elapsed)
+                             PHASE_S["draft"], PHASE_S["verify"], PHASE_S["rollback"], 0.0, generated,
+                             generated / (cycles * CYCLE_S))
             if self.chunk_delay_s:
                 cancel.wait(self.chunk_delay_s)
-        elapsed = max(time.perf_counter() - start, 1e-3)
+        elapsed = max(cycles, 1) * CYCLE_S
         yield GenerationSummary(
             mode=mode, stop_reason=stop_reason, prompt_tokens=len(ids), prefilled_tokens=len(ids),
             generated_tokens=generated, prefill_s=0.01, ttft_s=0.02, generation_s=elapsed,
@@ -96,6 +97,6 @@ class FakeEngine:
             accepted=accepted_total, tau=generated / max(cycles, 1),
             acceptance=accepted_total / drafted if drafted else 0.0,
             draft_share=accepted_total / generated if generated else 0.0, accept_histogram=histogram,
-            phase_s={"draft": 0.001 * cycles, "verify": 0.004 * cycles, "rollback": 0.0005 * cycles, "other": 0.0},
+            phase_s={name: seconds * cycles for name, seconds in PHASE_S.items()} | {"other": 0.0},
             peak_memory_bytes=123_456_789, block_size=block, text=text,
         )

@@ -28,7 +28,7 @@ class RecordingApp(DflashApp):
 
 
 def make_app(reply: str | None = None, chunk_delay_s: float = 0.0, target: str | None = "fake-target",
-             engines: list | None = None) -> RecordingApp:
+             draft: str | None = "fake-draft", engines: list | None = None) -> RecordingApp:
     """An app over the real service with a FakeEngine; engines collects every engine it loads."""
     kwargs = {"chunk_delay_s": chunk_delay_s} | ({"reply": reply} if reply is not None else {})
     load = FakeEngine.loader(**kwargs)
@@ -39,7 +39,7 @@ def make_app(reply: str | None = None, chunk_delay_s: float = 0.0, target: str |
             engines.append(engine)
         return engine
 
-    return RecordingApp(DecoderService(loader), target=target)
+    return RecordingApp(DecoderService(loader), target=target, draft=draft)
 
 
 async def wait_until(pilot, condition, timeout_s: float = 5.0) -> None:

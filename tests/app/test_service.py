@@ -24,7 +24,7 @@ def finished(request_id):
 
 def test_reply_streams_as_coalesced_updates_ending_with_a_summary():
     service = DecoderService(FakeEngine.loader())
-    service.load("target")
+    service.load("target", "fake-draft")
     service.generate(1, [{"role": "user", "content": "hi"}], GenerationSettings())
     events = wait_for(service, finished(1))
     [ready, update] = [e for e in coalesce(events) if not type(e).__name__ == "LoadProgress"]

@@ -17,6 +17,11 @@ class CatalogEntry:
     key: str  # unique row key (the folder)
     model: LocalModel
 
+    @property
+    def display_name(self) -> str:
+        """The repo id for the HF cache; the folder's own name for user folders (paths are long)."""
+        return self.model.path.name if self.model.source == "folder" else self.model.name
+
 
 @dataclass
 class Catalog:
@@ -31,7 +36,7 @@ class Catalog:
         return self.problems.get((target.key, draft.key), ["not a target/draft pair"])
 
     def fits_text(self, entry: CatalogEntry) -> str:
-        names = [self.by_key(k).model.name.split("/")[-1] for k in self.fits.get(entry.key, [])]
+        names = [self.by_key(k).display_name.split("/")[-1] for k in self.fits.get(entry.key, [])]
         if entry.model.description.kind == "draft":
             return "fits " + ", ".join(names) if names else "no local target"
         if entry.model.description.kind == "target":

@@ -105,7 +105,7 @@ class ModelsPane(Vertical):
         table.clear()
         for entry in catalog.entries:
             d = entry.model.description
-            table.add_row(entry.model.name, d.kind, d.family or "?", format_size(d.size_bytes),
+            table.add_row(entry.display_name, d.kind, d.family or "?", format_size(d.size_bytes),
                           str(d.quantization) if d.quantization else "–", catalog.fits_text(entry),
                           key=entry.key)
         if not catalog.entries:
