@@ -1,5 +1,7 @@
 """A chat turn that extends the cached conversation prefills only what is new, and answers as a fresh engine."""
 
+import pytest
+
 from engine_testkit import (PROMPTS, mx, PrefillDone, assert_greedy_parity, chat_ids, fresh_engine, of_type,
                             summary_of)
 
@@ -28,9 +30,11 @@ def assert_matches_fresh_engine(engine, ids: list[int], got) -> None:
         assert k.shape == k0.shape and mx.allclose(k, k0, atol=1e-4).item() and mx.allclose(v, v0, atol=1e-4).item()
 
 
-def test_second_turn_prefills_only_the_new_suffix_and_matches_a_fresh_engine(engine):
+@pytest.mark.parametrize("first_mode", ["dflash", "auto"])
+def test_second_turn_prefills_only_the_new_suffix_and_matches_a_fresh_engine(engine, first_mode):
+    """Also after an auto turn, whose plain stretches must still feed the draft's context."""
     first_ids = chat_ids(engine, PROMPTS[0])
-    first = summary_of(list(engine.generate(first_ids, max_tokens=24)))
+    first = summary_of(list(engine.generate(first_ids, max_tokens=24, mode=first_mode)))
     assert first.stop_reason == "length"
     ids = next_turn(engine, first_ids, first.token_ids, PROMPTS[1])
     new_suffix = ids[len(first_ids) + len(first.token_ids) - 1:]  # the reply's last token was never run
