@@ -10,6 +10,7 @@ connection once after some bytes (to test resume); every request is recorded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -22,6 +23,17 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 CHUNK = 16 * 1024
+
+
+# Memoized: bytes cache their own hash, so a 256 MB file is digested once, not on every request.
+@functools.cache
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@functools.cache
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,7 @@ class Repo:
         """The commit: changes whenever a file does, like a new revision on the hub."""
         digest = hashlib.sha1(self.repo_id.encode())
         for name, data in sorted(self.files.items()):
-            digest.update(name.encode() + hashlib.sha1(data).digest())
+            digest.update(name.encode() + git_blob_id(data).encode())
         return digest.hexdigest()
 
     def info(self) -> dict:
@@ -58,7 +70,7 @@ class Repo:
             "downloads": self.downloads, "likes": 0, "tags": ["mlx"], "library_name": "mlx",
             "usedStorage": sum(len(b) for b in self.files.values()),
             "siblings": [{"rfilename": name, "size": self.declared_sizes.get(name, len(data)),
-                          "blobId": hashlib.sha1(data).hexdigest()} for name, data in sorted(self.files.items())],
+                          "blobId": git_blob_id(data)} for name, data in sorted(self.files.items())],
         }
         if self.parameters is not None:
             info["safetensors"] = {"parameters": {"F32": self.parameters}, "total": self.parameters}
@@ -95,7 +107,7 @@ class LoopbackHub:
     def blob(self, sha256: str) -> tuple[str, bytes] | None:
         for repo in self.repos.values():
             for name, data in repo.files.items():
-                if hashlib.sha256(data).hexdigest() == sha256:
+                if sha256_hex(data) == sha256:
                     return name, data
         return None
 
@@ -175,7 +187,7 @@ def _handler_for(hub: LoopbackHub):
             data = repo.files.get(filename)
             if data is None:
                 return self._error(404, "EntryNotFound", "Entry not found")
-            etag = hashlib.sha256(data).hexdigest()
+            etag = sha256_hex(data)
             if hub.cdn is not None and filename.endswith(".safetensors"):
                 self.send_response(302)
                 self.send_header("Location", f"{hub.cdn.url}/blobs/{etag}")
@@ -192,7 +204,7 @@ def _handler_for(hub: LoopbackHub):
             if (rng := self.headers.get("Range")) and not hub.ignore_range:
                 start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
             self.send_response(206 if start else 200)
-            self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+            self.send_header("ETag", f'"{sha256_hex(data)}"')
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.send_header("Accept-Ranges", "bytes")
