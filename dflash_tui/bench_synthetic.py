@@ -227,10 +227,10 @@ class EngineTimer:
         mx.argmax(logits[0], axis=-1).tolist()
         return feats, record
 
-    def _rollback(self, record, keep: int):
+    def _rollback(self, record, keep: int, sync: bool = True):
         mx = import_mlx()
         self.pair.target.rollback(self.state.cache, record, keep)
-        if keep < self.block:
+        if sync and keep < self.block:
             mx.eval(_gdn_cache_arrays(self.state.cache))
         self.pos += keep
 
@@ -249,7 +249,10 @@ class EngineTimer:
 
         return self.clock.median_ms(lambda: self._rollback(self._record, self.keep), before=prepare)
 
-    def cycle_ms(self) -> float:
+    def cycle_ms(self, two_syncs: bool = False) -> float:
+        """One whole cycle as decode.dflash_generate runs it (four host syncs). two_syncs=True leaves the
+        rollback and the context append lazy, so only the draft tokens and the posterior wait for the GPU:
+        what the engine would gain by not evaluating them eagerly."""
         mx = import_mlx()
         draft = self.pair.draft
 
@@ -257,9 +260,10 @@ class EngineTimer:
             self.drafts = self.propose(self.staged, self.pos, self.block)
             start = self.pos
             feats, record = self._verify()
-            self._rollback(record, self.keep)
+            self._rollback(record, self.keep, sync=not two_syncs)
             self.state.context.append(draft.context_kv(draft.fuse(feats[:, :self.keep]), start))
-            mx.eval(self.state.context.arrays())
+            if not two_syncs:
+                mx.eval(self.state.context.arrays())
 
         return self.clock.median_ms(cycle)
 
@@ -312,6 +316,42 @@ def gdn_layer_ms(pair: SyntheticPair, steps: int, repeats: int) -> dict[str, flo
     return out
 
 
+def layer_breakdown(pair: SyntheticPair, context: int, block: int, repeats: int) -> dict[str, float]:
+    """Median ms of one layer of each kind at `block` tokens vs 1 token (each call synced): where verify
+    time goes. The cache is reset before every call, so each one sees `context` cached positions."""
+    mx = import_mlx()
+    from mlx_lm.models.base import create_attention_mask
+
+    from .engine.rollback import gdn_forward_with_tape
+
+    target, clock = pair.target, _Clock(repeats)
+    cache = pair.filled_cache(context)
+    x = mx.random.normal((1, block, target.hidden_size)).astype(pair.dtype)
+    mx.eval(x)
+    out: dict[str, float] = {}
+    for i, (layer, c) in enumerate(zip(target.layers, cache)):
+        if getattr(layer, "is_linear", False) and "gdn_tape_ms" not in out:
+            saved = list(c.cache)
+
+            def reset(c=c, saved=saved):
+                c.cache = list(saved)
+
+            out["gdn_tape_ms"] = clock.median_ms(
+                lambda: mx.eval(gdn_forward_with_tape(layer.linear_attn, x, c)[0]), before=reset)
+            out["gdn_1_mlx_lm_ms"] = clock.median_ms(lambda: mx.eval(layer.linear_attn(x[:, :1], None, c)),
+                                                     before=reset)
+        elif not getattr(layer, "is_linear", False) and "attention_ms" not in out:
+            for name, h in (("attention_ms", x), ("attention_1_ms", x[:, :1])):
+                out[name] = clock.median_ms(lambda: mx.eval(layer(h, create_attention_mask(h, c), c)),
+                                            after=lambda n=h.shape[1]: c.trim(n))
+    mlp = target.layers[0].mlp
+    out["mlp_ms"] = clock.median_ms(lambda: mx.eval(mlp(x)))
+    out["mlp_1_ms"] = clock.median_ms(lambda: mx.eval(mlp(x[:, :1])))
+    out["head_ms"] = clock.median_ms(lambda: mx.eval(target.head(x)))
+    out["head_1_ms"] = clock.median_ms(lambda: mx.eval(target.head(x[:, :1])))
+    return out
+
+
 def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep: int,
             compare_oploop: bool, oploop_prefill: bool, progress) -> dict:
     """Every phase at one context length; `*_oploop` entries repeat them with the fused kernel off."""
@@ -325,6 +365,7 @@ def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep
     r["verify_ms"] = timer.verify_ms()
     r["rollback_ms"] = timer.rollback_ms()
     r["cycle_ms"] = timer.cycle_ms()
+    r["cycle_two_syncs_ms"] = timer.cycle_ms(two_syncs=True)
     r["prefill_tps"] = prefill_tps(pair, context, record=True, repeats=2)
     if compare_oploop:
         gdn_cuda.set_enabled(False)
@@ -348,6 +389,8 @@ def _derive(r: dict) -> None:
     r["verify_over_decode"] = r["verify_ms"] / d
     r["rollback_share"] = r["rollback_ms"] / r["cycle_ms"]
     r["speedup"] = {f"{tau:g}": tau * d / r["cycle_ms"] for tau in TAUS}
+    if "cycle_two_syncs_ms" in r:
+        r["speedup_two_syncs"] = {f"{tau:g}": tau * d / r["cycle_two_syncs_ms"] for tau in TAUS}
     if "verify_oploop_ms" in r:
         r["verify_oploop_over_decode"] = r["verify_oploop_ms"] / d
         r["speedup_oploop"] = {f"{tau:g}": tau * d / r["cycle_oploop_ms"] for tau in TAUS}
@@ -375,8 +418,9 @@ def goals(results: dict) -> dict:
 def format_table(results: dict) -> str:
     head = (f"{'target':<28} {'ctx':>6} {'decode':>7} {'draft':>6} {'verify':>7} {'v/dec':>6} {'rollbk':>6} "
             f"{'rb%':>5} {'cycle':>7} " + " ".join(f"{'x@' + format(t, 'g'):>6}" for t in TAUS) +
-            f" {'prefill':>9} {'v/dec op':>8} {'x@6.5 op':>8} {'pf x op':>7}")
-    lines = ["times in ms; x@tau = tau x decode / cycle; 'op' = GatedDeltaNet op loop (fused kernel off)",
+            f" {'x@6.5 2s':>8} {'prefill':>9} {'v/dec op':>8} {'x@6.5 op':>8} {'pf x op':>7}")
+    lines = ["times in ms; x@tau = tau x decode / cycle; '2s' = cycle with two host syncs (rollback and context "
+             "append left lazy); 'op' = GatedDeltaNet op loop (fused kernels off); prefill in tok/s",
              head, "-" * len(head)]
     for kind, res in results.items():
         for r in res["contexts"]:
@@ -388,6 +432,7 @@ def format_table(results: dict) -> str:
                 f"{r['verify_ms']:>7.2f} {r['verify_over_decode']:>6.2f} {r['rollback_ms']:>6.2f} "
                 f"{r['rollback_share']:>5.1%} {r['cycle_ms']:>7.2f} "
                 + " ".join(f"{r['speedup'][format(t, 'g')]:>6.2f}" for t in TAUS)
+                + f" {r.get('speedup_two_syncs', {}).get('6.5', float('nan')):>8.2f}"
                 + f" {r['prefill_tps']:>9.0f} {op_v:>8} {op_x:>8} {op_p:>7}")
     return "\n".join(lines)
 
@@ -447,11 +492,14 @@ def run_synthetic(args) -> int:
                                            oploop_prefill=compare and context in oploop_contexts,
                                            progress=progress))
             dump()  # keep what was measured if a later step dies
-    for kind, pair in pairs.items():
+    for kind, pair in pairs.items():  # diagnostics, after every headline figure is in
         if pair.target.hybrid:
             steps = (block, min(max(contexts), PREFILL_CHUNK))  # a verify and a prefill chunk
             results[kind]["gdn_layer"] = [gdn_layer_ms(pair, n, repeats) for n in steps]
-            progress(f"  one GatedDeltaNet layer: {results[kind]['gdn_layer']}")
+            progress(f"  one GatedDeltaNet recurrence: {results[kind]['gdn_layer']}")
+        results[kind]["layers"] = layer_breakdown(pair, contexts[0], block, repeats)
+        progress(f"  {results[kind]['name']} layers at {contexts[0]}: {results[kind]['layers']}")
+        dump()
     print(format_table(results))
     payload = dump()
     if json_path:

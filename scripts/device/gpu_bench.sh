@@ -41,9 +41,9 @@ export PYTHONPATH="$SITE:$PWD" PYTHONUNBUFFERED=1 DFLASH_TUI_NO_OPENBLAS=1
 } 2>&1 | tee "$OUT/env.txt"
 
 TEST_S=$(seconds_left); [ "$TEST_S" -gt "${TEST_TIMEOUT:-100}" ] && TEST_S=${TEST_TIMEOUT:-100}
-timeout "$TEST_S" python3 -m pytest tests/gpu/test_gdn_cuda.py -q -rs -p no:cacheprovider \
+timeout "$TEST_S" python3 -m pytest tests/gpu/test_gdn_cuda.py -q -rs -p no:cacheprovider --timeout 60 \
   -k "not compiles" 2>&1 | tee "$OUT/kernel_tests.txt"
 
 timeout "$(seconds_left)" python3 -m dflash_tui.bench_synthetic --contexts "${CONTEXTS:-2048,512,8192}" \
-  --runs "${RUNS:-5}" ${BENCH_ARGS:-} --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.txt"
+  --runs "${RUNS:-7}" ${BENCH_ARGS:-} --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.txt"
 echo "finished $(date -u), $(( $(date +%s) - START )) s" | tee -a "$OUT/env.txt"

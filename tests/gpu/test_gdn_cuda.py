@@ -129,8 +129,8 @@ def test_fused_recurrence_matches_plain_recurrence_and_writes_every_output(dtype
 
 
 @requires_cuda
-def test_fused_recurrence_handles_batches_odd_head_shapes_and_fp32_parameters():
-    inputs = probe_inputs(2, 21, 2, 6, 32, 40, mx.bfloat16, param_dtype=mx.float32, seed=7)
+def test_fused_recurrence_handles_batches_odd_head_shapes_and_mixed_parameter_dtypes():
+    inputs = probe_inputs(2, 21, 2, 6, 32, 40, mx.bfloat16, param_dtype=mx.float32, bias_dtype=mx.bfloat16, seed=7)
     got = gdn_cuda.fused_recurrence_with_tape(*inputs)
     assert got is not None, gdn_cuda.status()
     for name, g, w in zip(gdn_cuda.RECURRENCE_OUTPUTS, got, reference_recurrence(*inputs)):
