@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 
 import pytest
 from huggingface_hub import constants
@@ -57,16 +58,29 @@ def test_pulling_a_model_already_in_the_cache_downloads_nothing(hub_env, hub):
     assert [r.path for r in hub.requests] == [f"/api/models/{TARGET_REPO}/revision/main"]
 
 
-def test_cancelled_pull_keeps_partial_file_and_next_pull_resumes_with_range(hub_env, hub, model_dirs):
+def test_cancel_from_another_thread_stops_promptly_and_the_next_pull_resumes_with_range(hub_env, hub, model_dirs):
     hub.trickle_seconds["model.safetensors"] = 0.005
-    cancel = threading.Event()
+    cancel, a_third_done, outcome = threading.Event(), threading.Event(), []
 
-    def cancel_midway(progress):
+    def watch(progress):
         if progress.file == "model.safetensors" and progress.done_bytes > progress.total_bytes // 3:
-            cancel.set()
+            a_third_done.set()
 
-    with pytest.raises(DownloadCancelled, match="pull again to resume"):
-        pull(TARGET_REPO, progress=cancel_midway, cancel=cancel)
+    def worker():
+        try:
+            pull(TARGET_REPO, progress=watch, cancel=cancel)
+        except DownloadCancelled as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert a_third_done.wait(30)
+    cancelled_at = time.monotonic()
+    cancel.set()
+    thread.join(30)
+
+    assert time.monotonic() - cancelled_at < 1.0
+    assert "pull again to resume" in str(outcome[0])
     partials = list(hub_env.glob("models--*/blobs/*.incomplete"))
     assert len(partials) == 1
     kept = partials[0].stat().st_size
