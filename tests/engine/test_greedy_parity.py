@@ -1,8 +1,11 @@
 """Greedy DFlash output is mlx-lm's greedy output, token for token, up to the first near-tie."""
 
+import random
+
 import pytest
 
 from dflash_tui.engine.decode import dflash_generate
+from dflash_tui.synthetic import SPECIAL_TOKENS
 from engine_testkit import (PROMPTS, CycleStats, assert_greedy_parity, chat_ids, cut_at_stop, first_near_tie,
                             force_drafts, forced_proposer, reference_greedy, run_to_end, summary_of)
 
@@ -60,3 +63,16 @@ def test_auto_mode_with_good_drafts_matches_mlx_lm_greedy(engine, monkeypatch, p
     summary = summary_of(list(engine.generate(ids, max_tokens=96, mode="auto")))
     assert summary.drafted > 0 and summary.cycles > summary.drafted // (B - 1)  # both kinds of cycle ran
     assert_greedy_parity(engine.target, ids, summary.token_ids, reference[:96])
+
+
+def test_prompt_longer_than_one_prefill_chunk_matches_mlx_lm_greedy(engine):
+    """The engine prefills in 512-token chunks (KV, conv and recurrent state, and draft context carry across)."""
+    from dflash_tui.engine.decode import PREFILL_CHUNK
+
+    rng = random.Random(2)  # random ordinary tokens: long repetitive text makes tiny random models tie early
+    ids = [rng.randrange(len(SPECIAL_TOKENS), engine.target.vocab_size) for _ in range(PREFILL_CHUNK + 188)]
+    summary = summary_of(list(engine.generate(ids, max_tokens=64, mode="dflash")))
+    assert summary.prefilled_tokens == len(ids)
+    reference = cut_at_stop(reference_greedy(engine.target, ids, 64), set(engine.tokenizer.eos_token_ids))
+    assert_greedy_parity(engine.target, ids, summary.token_ids, reference)
+    assert engine._state.context.length == len(engine._state.tokens)
