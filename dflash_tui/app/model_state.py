@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 NONE, LOADING, READY, FAILED = "none", "loading", "ready", "failed"
 HOW_TO_GET_ONE = ("Press F2 to choose a model, or start with `dflash-tui --target PATH_OR_REPO` "
                   "(`dflash-tui pull REPO` downloads one).")
+
+
+def short_name(name: str) -> str:
+    """A repo id as is; a folder path by its last part (paths crowd the status line)."""
+    return Path(name).name if name.startswith(("/", "~", ".")) else name
 
 
 @dataclass
@@ -23,7 +29,8 @@ class ModelState:
 
     def describe(self) -> str:
         if self.status == READY:
-            return f"{self.target} + {self.draft}" if self.draft else f"{self.target} (no draft)"
+            target = short_name(self.target)
+            return f"{target} + {short_name(self.draft)}" if self.draft else f"{target} (no draft)"
         if self.status == LOADING:
             return f"Loading: {self.message}"
         if self.status == FAILED:

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Drive dflash-tui in a real terminal (tmux) on a tiny real model pair: type a prompt, watch it
+# stream, stop it with Esc, quit, restart, and check the conversation came back.
+# Screens are saved as text in OUT_DIR. CI runs this through tests/e2e/test_tmux_script.py.
+#   usage: scripts/tmux_e2e.sh [OUT_DIR]
+#   DFLASH_TUI_CMD overrides the command that starts the app (default: python -m dflash_tui.cli).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-$(mktemp -d)}
+mkdir -p "$out"
+work=$(mktemp -d)
+session="dflash-e2e-$$"
+export DFLASH_TUI_HOME="$work/home"
+trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+python - "$work" <<'PY'
+import sys
+from pathlib import Path
+from dflash_tui.settings import Settings, save_settings
+from dflash_tui.synthetic import build_draft, build_target
+
+work = Path(sys.argv[1])
+build_target(work / "target", "qwen3")
+build_draft(work / "draft", work / "target")
+settings = Settings()
+settings.generation.max_tokens = 5000  # Esc, not the limit, ends the reply
+save_settings(settings)
+PY
+
+capture() { tmux capture-pane -p -t "$session" > "$out/$1.txt"; }
+
+wait_for() {  # wait_for TEXT SCREEN_NAME [SECONDS]
+  for _ in $(seq 1 "${3:-60}"); do
+    capture "$2"
+    grep -qF -- "$1" "$out/$2.txt" && return 0
+    sleep 1
+  done
+  echo "tmux e2e: timed out waiting for '$1'; screen:" >&2
+  cat "$out/$2.txt" >&2
+  return 1
+}
+
+start_app() {
+  tmux new-session -d -s "$session" -x 100 -y 30 \
+    "${DFLASH_TUI_CMD:-python -m dflash_tui.cli} --target '$work/target' --draft '$work/draft'"
+}
+
+wait_gone() {
+  for _ in $(seq 1 20); do tmux has-session -t "$session" 2>/dev/null || return 0; sleep 0.5; done
+  echo "tmux e2e: the app did not quit on Ctrl+Q" >&2
+  return 1
+}
+
+start_app
+wait_for "target + draft · DFlash b16" "1-ready"
+tmux send-keys -t "$session" "hello from tmux" Enter
+wait_for "generating (Esc stops)" "2-streaming"
+sleep 2
+tmux send-keys -t "$session" Escape
+wait_for "■ stopped" "3-stopped"
+tmux send-keys -t "$session" C-q
+wait_gone
+
+start_app
+wait_for "hello from tmux" "4-restarted"
+wait_for "■ stopped" "4-restarted"
+tmux send-keys -t "$session" C-q
+wait_gone
+echo "tmux e2e: OK (screens in $out)"

@@ -1,0 +1,56 @@
+"""The whole path on the real engine: type, stream, live stats, Esc, persisted, reloaded."""
+
+import time
+
+from dflash_tui.app.app import DflashApp
+from dflash_tui.app.chat.message_view import MessageView
+from dflash_tui.service import DecoderService
+from dflash_tui.settings import Settings, save_settings
+from dflash_tui.store import STATUS_STOPPED
+
+
+async def wait_until(pilot, condition, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+async def test_a_prompt_streams_on_the_real_engine_stops_with_escape_and_survives_a_restart(tiny_pair):
+    target, draft = tiny_pair
+    settings = Settings()
+    settings.generation.max_tokens = 5000  # long enough that Esc, not the limit, ends the reply
+    save_settings(settings)
+    service = DecoderService()
+    app = DflashApp(service, target=str(target), draft=str(draft))
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: app.model.ready, 120)
+            assert app.model.draft == str(draft)
+            app.chat.prompt.insert("hello there")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.stats_pane.reply and len(app.stats_pane.reply.tps_series) >= 3, 60)
+            reply_view = app.query(MessageView).last()
+            streamed = reply_view.message.content
+            assert streamed and app.chat.generating
+            assert app.stats_pane.reply.current_tps > 0 and app.stats_pane.reply.mode == "dflash"
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: not app.chat.generating, 30)
+            [user, reply] = app.store.messages(1)
+            assert user.content == "hello there"
+            assert reply.status == STATUS_STOPPED and reply.content.startswith(streamed)
+            assert reply.stats["stop_reason"] == "cancelled" and 0 < reply.stats["generated_tokens"] < 5000
+            assert app.stats_pane.reply.summary.stop_reason == "cancelled"
+    finally:
+        service.shutdown()
+
+    restarted_service = DecoderService()
+    again = DflashApp(restarted_service, target=str(target), draft=str(draft))
+    try:
+        async with again.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            views = list(again.query(MessageView))
+            assert [v.message.content for v in views] == [user.content, reply.content]
+            assert "stopped" in str(views[1].query_one(".message-header").render())
+    finally:
+        restarted_service.shutdown()
