@@ -3,12 +3,16 @@
 The partial file is only ever appended to: a cancel, a crash or a dropped connection
 keeps every byte received. A dropped connection is retried here from the last byte
 while bytes keep arriving. A server that ignores Range (answers 200) restarts the file.
+Cancel is checked after every chunk, and a watcher shuts the socket down so that a
+read stalled on a silent server returns at once instead of after the read timeout.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +21,7 @@ from huggingface_hub import constants
 from huggingface_hub.utils import get_session, hf_raise_for_status
 
 RETRIES_WITHOUT_PROGRESS = 3
+CANCEL_POLL_S = 0.1
 
 
 class FetchCancelled(Exception):
@@ -65,7 +70,7 @@ def _stream_into(partial: Path, url: str, expected: int | None, headers: dict[st
         if offset and response.status_code == 200:  # the server ignored Range: start over
             on_bytes(-offset)
             offset = 0
-        with open(partial, "ab" if offset else "wb") as out:
+        with _unblocked_on_cancel(response, cancel), open(partial, "ab" if offset else "wb") as out:
             for chunk in response.iter_bytes():
                 out.write(chunk)
                 offset += len(chunk)
@@ -74,6 +79,32 @@ def _stream_into(partial: Path, url: str, expected: int | None, headers: dict[st
                     raise FetchCancelled()
     if expected is not None and offset < expected:
         raise _ShortRead(f"connection closed after {offset} of {expected} bytes")
+
+
+@contextmanager
+def _unblocked_on_cancel(response: httpx2.Response, cancel: threading.Event):
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(CANCEL_POLL_S):
+            if cancel.is_set():
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already closed
+                return
+
+    watcher = threading.Thread(target=watch, name="pull-cancel-watch", daemon=True)
+    if sock is not None:
+        watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        if watcher.is_alive():
+            watcher.join()
 
 
 def _size(path: Path) -> int:

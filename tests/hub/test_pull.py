@@ -94,6 +94,31 @@ def test_cancel_from_another_thread_stops_promptly_and_the_next_pull_resumes_wit
     assert not list(hub_env.glob("models--*/blobs/*.incomplete"))
 
 
+def test_cancel_while_the_server_is_silent_returns_at_once(hub_env, hub):
+    hub.trickle_seconds["model.safetensors"] = 5.0  # one 16 KiB chunk, then 5 s of silence
+    cancel, outcome = threading.Event(), []
+    thread = threading.Thread(target=lambda: outcome.append(_pull_outcome(TARGET_REPO, cancel)))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not any(p.stat().st_size for p in hub_env.glob("models--*/blobs/*.incomplete")):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+    cancelled_at = time.monotonic()
+    cancel.set()
+    thread.join(30)
+
+    assert time.monotonic() - cancelled_at < 1.0
+    assert isinstance(outcome[0], DownloadCancelled)
+
+
+def _pull_outcome(repo_id: str, cancel: threading.Event):
+    try:
+        return pull(repo_id, cancel=cancel)
+    except DownloadCancelled as error:
+        return error
+
+
 def test_dropped_connection_resumes_from_the_last_byte_received(hub_env, hub, model_dirs):
     hub.drop_once_after["model.safetensors"] = 100_000
 
