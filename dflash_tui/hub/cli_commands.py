@@ -157,11 +157,13 @@ def search_command(args) -> int:
     if not found:
         print(f"no models match {args.query!r}")
         return 0
-    rows = [("REPO", "DOWNLOADS", "SIZE", "PARAMS", "UPDATED")]
+    rows = [("REPO", "DOWNLOADS", "SIZE", "PARAMS", "UPDATED", "DFLASH")]
     for m in found:
+        dflash = "draft" if m.looks_like_draft else m.known_draft or "-"
         rows.append((m.repo_id + (" (gated)" if m.gated else ""), str(m.downloads),
                      format_size(m.size_bytes) if m.size_bytes is not None else "?",
-                     format_count(m.parameters), m.last_modified.strftime("%Y-%m-%d") if m.last_modified else "?"))
+                     format_count(m.parameters), m.last_modified.strftime("%Y-%m-%d") if m.last_modified else "?",
+                     dflash))
     _print_table(rows)
     return 0
 

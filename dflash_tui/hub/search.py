@@ -1,7 +1,8 @@
 """Search the Hugging Face Hub for models, with what a user needs to choose one.
 
 Sorted by downloads; each hit carries its size, parameter count and last change,
-and whether it is a DFlash draft (by name: the hub search does not return configs).
+whether it is a DFlash draft (by name: the hub search does not return configs) and,
+for a target, the draft the registry pairs with it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from huggingface_hub import HfApi
 
 from .errors import hub_errors
+from .registry import registry_draft_for
 
 SEARCH_FIELDS = ["downloads", "lastModified", "usedStorage", "safetensors", "gated", "likes"]
 
@@ -28,6 +30,11 @@ class HubModel:
     @property
     def looks_like_draft(self) -> bool:
         return "dflash" in self.repo_id.lower()
+
+    @property
+    def known_draft(self) -> str | None:
+        """The z-lab draft the registry pairs with this model, if it is a target."""
+        return None if self.looks_like_draft else registry_draft_for(self.repo_id)
 
 
 def search_models(query: str, *, author: str | None = None, limit: int = 20,

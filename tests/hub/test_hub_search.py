@@ -32,3 +32,13 @@ def test_search_while_offline_says_how_to_go_online(hub_env, monkeypatch):
 
     with pytest.raises(OfflineError, match="unset HF_HUB_OFFLINE to search or pull"):
         search_models("qwen")
+
+
+def test_search_hits_for_registry_targets_name_their_draft(hub_env, hub, model_dirs):
+    hub.add_repo("mlx-community/Qwen3-8B-4bit", model_dirs["quantized"], downloads=1)
+    hub.add_repo("z-lab/Qwen3-8B-DFlash-b16", model_dirs["draft"], downloads=2)
+
+    found = {m.repo_id: m for m in search_models("qwen3-8b")}
+
+    assert found["mlx-community/Qwen3-8B-4bit"].known_draft == "z-lab/Qwen3-8B-DFlash-b16"
+    assert found["z-lab/Qwen3-8B-DFlash-b16"].known_draft is None

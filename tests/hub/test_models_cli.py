@@ -73,12 +73,12 @@ def test_rm_asks_first_and_keeps_the_model_on_no(hub_env, capsys, monkeypatch):
     assert not (hub_env / "models--test-org--Tiny-Qwen3").exists()
 
 
-def test_search_prints_downloads_size_and_date(hub_env, capsys):
+def test_search_prints_downloads_size_date_and_dflash_status(hub_env, capsys):
     assert main(["models", "search", "qwen3", "--author", "mlx-community"]) == 0
 
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["REPO", "DOWNLOADS", "SIZE", "PARAMS", "UPDATED"]
-    assert out[1].split()[:2] == [QUANTIZED_REPO, "9000"] and out[1].split()[-2:] == ["4.2M", "2026-05-20"]
+    assert out[0].split() == ["REPO", "DOWNLOADS", "SIZE", "PARAMS", "UPDATED", "DFLASH"]
+    assert out[1].split()[:2] == [QUANTIZED_REPO, "9000"] and out[1].split()[-3:] == ["4.2M", "2026-05-20", "-"]
 
 
 def test_pair_checks_a_pulled_pair_and_reports_a_mismatch(hub_env, capsys):
