@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import CacheNotFound, constants, scan_cache_dir, try_to_load_from_cache
+from huggingface_hub import CacheNotFound, HFCacheInfo, constants, scan_cache_dir, try_to_load_from_cache
 
 from .describe import ModelDescription, describe_model
 
@@ -38,26 +38,33 @@ class PartialDownload:
     bytes_on_disk: int
 
 
-def partial_downloads(cache_dir: str | Path | None = None) -> list[PartialDownload]:
+def scan_hf_cache(cache_dir: str | Path | None = None) -> HFCacheInfo | None:
+    """The HF cache, or None before the first download.
+
+    scan_cache_dir's own default folder is frozen when huggingface_hub is imported;
+    downloads read huggingface_hub.constants, so listing does too.
+    """
     try:
-        cache = scan_cache_dir(cache_dir or constants.HF_HUB_CACHE)
+        return scan_cache_dir(cache_dir or constants.HF_HUB_CACHE)
     except CacheNotFound:
-        return []
+        return None
+
+
+def partial_downloads(cache_dir: str | Path | None = None) -> list[PartialDownload]:
+    cache = scan_hf_cache(cache_dir)
     sizes: dict[str, int] = {}
-    for partial in cache.incomplete_files:
-        repo_id = partial.file_path.parent.parent.name.split("--", 1)[1].replace("--", "/")
-        sizes[repo_id] = sizes.get(repo_id, 0) + partial.size_on_disk
+    for partial in cache.incomplete_files if cache else ():
+        repo_folder = partial.file_path.parent.parent.name  # models--org--name
+        if repo_folder.startswith("models--"):
+            repo_id = repo_folder.removeprefix("models--").replace("--", "/")
+            sizes[repo_id] = sizes.get(repo_id, 0) + partial.size_on_disk
     return [PartialDownload(repo_id, size) for repo_id, size in sorted(sizes.items())]
 
 
 def cached_models(cache_dir: str | Path | None = None) -> list[LocalModel]:
-    try:
-        # scan_cache_dir's own default is frozen at import; huggingface_hub's downloads read constants.
-        cache = scan_cache_dir(cache_dir or constants.HF_HUB_CACHE)
-    except CacheNotFound:
-        return []
+    cache = scan_hf_cache(cache_dir)
     models = []
-    for repo in sorted(cache.repos, key=lambda r: r.repo_id.lower()):
+    for repo in sorted(cache.repos if cache else (), key=lambda r: r.repo_id.lower()):
         if repo.repo_type != "model":
             continue
         for rev in sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True):

@@ -11,9 +11,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import CacheNotFound, DeleteCacheStrategy, constants, scan_cache_dir
+from huggingface_hub import DeleteCacheStrategy
 
 from .errors import NotCached
+from .local import scan_hf_cache
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,7 @@ class RemovalPlan:
 def plan_removal(repo_id: str, revisions: list[str] | None = None,
                  cache_dir: str | Path | None = None) -> RemovalPlan:
     """What removing repo_id (all cached revisions, or the given ones) would free; raises NotCached."""
-    try:
-        # scan_cache_dir's own default is frozen at import; huggingface_hub's downloads read constants.
-        cache = scan_cache_dir(cache_dir or constants.HF_HUB_CACHE)
-    except CacheNotFound:
-        cache = None
+    cache = scan_hf_cache(cache_dir)
     repo = next((r for r in cache.repos if r.repo_id == repo_id and r.repo_type == "model"), None) if cache else None
     if repo is None:
         raise NotCached(f"{repo_id} is not in the Hugging Face cache: `dflash-tui models list` shows what is")
