@@ -125,9 +125,9 @@ class DflashApp(App):
                         severity="warning", timeout=20)
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.theme = wanted
-        self.theme_changed_signal.subscribe(self, lambda theme: self._save_setting(theme=theme.name))
+        self.theme_changed_signal.subscribe(self, lambda theme: self.save_setting(theme=theme.name))
 
-    def _save_setting(self, **changes) -> None:
+    def save_setting(self, **changes) -> None:
         if all(getattr(self.settings, k) == v for k, v in changes.items()):
             return
         self.settings = replace(self.settings, **changes)
@@ -202,7 +202,7 @@ class DflashApp(App):
     def action_toggle_sidebar(self) -> None:
         sidebar = self.chat.query_one("#sidebar")
         sidebar.display = not sidebar.display
-        self._save_setting(chat=replace(self.settings.chat, show_conversations=sidebar.display))
+        self.save_setting(chat=replace(self.settings.chat, show_conversations=sidebar.display))
 
     def action_search(self) -> None:
         self.action_show_pane("chat")

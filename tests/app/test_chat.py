@@ -218,3 +218,15 @@ async def test_a_locked_database_keeps_the_prompt_in_the_input_and_says_why():
         assert app.chat.prompt.text == "important words"
         other.execute("ROLLBACK")
         other.close()
+
+
+async def test_quitting_while_a_reply_streams_keeps_the_partial_reply_marked_stopped():
+    app = make_app(reply=" ".join(f"word{i}" for i in range(2000)), chunk_delay_s=0.02)
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await type_text(pilot, "long answer please")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "word5" in (app.chat.last_message("assistant").content or ""))
+        await pilot.press("ctrl+q")
+    reply = Store.open(paths.database_path()).messages(1)[-1]
+    assert reply.status == STATUS_STOPPED and reply.content.startswith("word0 word1 word2 word3 word4 word5")

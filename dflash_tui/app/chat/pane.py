@@ -227,6 +227,12 @@ class ChatPane(Horizontal):
             self.app.notify(str(error), severity="error", timeout=15)
         active.saved_at = time.monotonic()
 
+    def on_unmount(self) -> None:
+        """Quitting mid-reply keeps what was generated, marked stopped."""
+        if self.active is not None:
+            self._save(self.active, content=self.active.view.message.content, status=STATUS_STOPPED)
+            self.app.service.cancel()
+
     def stop(self) -> bool:
         """Stop the reply being generated; False when there is none."""
         if self.active is None:

@@ -162,7 +162,7 @@ class ModelsPane(Vertical):
         target, draft = self.target.model.name, self.draft.model.name if self.draft else None
         self.app.load_model(target, draft)
         models = self.app.settings.models
-        self.app._save_setting(models=type(models)(target, draft or "", models.folders))
+        self.app.save_setting(models=type(models)(target, draft or "", models.folders))
 
     def _show_choice(self) -> None:
         target = self.target.model.name if self.target else "– (t on a target)"
@@ -246,6 +246,7 @@ class ModelsPane(Vertical):
                           format_size(model.size_bytes) if model.size_bytes else "?",
                           "draft" if model.looks_like_draft else "model", key=model.repo_id)
         table.display = True
+        table.focus()
         if not found:
             self.app.notify("No models found on the hub for that search.")
 
