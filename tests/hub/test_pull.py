@@ -17,6 +17,7 @@ from dflash_tui.hub.errors import (
     DownloadCancelled,
     DownloadInterrupted,
     GatedRepo,
+    HubError,
     OfflineError,
     RepoNotFound,
 )
@@ -182,6 +183,14 @@ def test_missing_repo_says_so_and_how_to_find_the_right_name(hub_env):
 def test_malformed_repo_id_says_what_a_repo_id_looks_like(hub_env):
     with pytest.raises(RepoNotFound, match="is not a repo id: use org/name"):
         pull("not a/repo id")
+
+
+def test_repo_without_safetensors_points_to_mlx_conversions(hub_env, hub):
+    hub.add_repo("someone/Qwen3-8B-GGUF", extra_files={"config.json": b"{}", "qwen3-8b-q4_k_m.gguf": b"GGUF"})
+
+    with pytest.raises(HubError, match="no .safetensors weights .* dflash-tui models search Qwen3-8B-GGUF"):
+        pull("someone/Qwen3-8B-GGUF")
+    assert not list(hub_env.rglob("*.gguf"))
 
 
 def test_gated_repo_says_to_accept_terms_and_log_in(hub_env):
