@@ -44,5 +44,5 @@ def user_themes_dir() -> Path:
 
 
 def bundled_themes_dir() -> Path:
-    """The themes shipped with the app (dflash_tui/app/themes links to the top-level themes/)."""
-    return Path(__file__).parent / "app" / "themes"
+    """The themes shipped with the app (dflash_tui/app/bundled_themes links to the top-level themes/)."""
+    return Path(__file__).parent / "app" / "bundled_themes"

@@ -1,7 +1,7 @@
 """Theme files (TOML, one theme each) turned into Textual themes.
 
 Bundled themes come from the top-level themes/ folder (reached through the
-dflash_tui/app/themes link, which packaging copies as package data); user
+dflash_tui/app/bundled_themes link, which packaging copies as package data); user
 themes from the config dir override bundled ones of the same name.
 """
 
