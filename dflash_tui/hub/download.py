@@ -33,6 +33,7 @@ from .errors import (
     hub_errors,
 )
 from .fetch import ConnectionLost, FetchCancelled, fetch_resumable
+from .registry import base_name
 from .units import format_size
 
 # Top-level files an MLX model needs: configs, weights and their index, tokenizer, chat template.
@@ -72,7 +73,7 @@ def pull(repo_id: str, *, revision: str = "main", progress: ProgressCallback | N
         if not any(name.endswith(".safetensors") for name in files):
             raise HubError(
                 f"{repo_id} has no .safetensors weights at its top level, so MLX cannot load it: pick an MLX "
-                f"conversion, e.g. `dflash-tui models search {repo_id.split('/')[-1]}`"
+                f"conversion, e.g. from `dflash-tui models search {base_name(repo_id)} --author mlx-community`"
             )
         storage = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="model")
         snapshot = storage / "snapshots" / info.sha

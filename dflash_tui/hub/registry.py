@@ -35,7 +35,7 @@ DRAFTS = {
 # lmstudio-community append the format and quantization (-MLX-4bit, -4bit-DWQ, -MXFP4-Q8, -bf16).
 _FORMAT_SUFFIX = re.compile(
     r"-(mlx|\d+-?bits?|bf16|fp16|fp32|f16|f32|fp8|int4|int8|mxfp4|mxfp8|nvfp4|q\d(_k(_[msl])?)?"
-    r"|(dwq|awq)(-\d{6})?|gptq)$",
+    r"|(dwq|awq)(-\d{6})?|gptq|gguf)$",
     re.IGNORECASE,
 )
 

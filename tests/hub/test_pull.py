@@ -188,7 +188,7 @@ def test_malformed_repo_id_says_what_a_repo_id_looks_like(hub_env):
 def test_repo_without_safetensors_points_to_mlx_conversions(hub_env, hub):
     hub.add_repo("someone/Qwen3-8B-GGUF", extra_files={"config.json": b"{}", "qwen3-8b-q4_k_m.gguf": b"GGUF"})
 
-    with pytest.raises(HubError, match="no .safetensors weights .* dflash-tui models search Qwen3-8B-GGUF"):
+    with pytest.raises(HubError, match="no .safetensors weights .*models search qwen3-8b --author mlx-community"):
         pull("someone/Qwen3-8B-GGUF")
     assert not list(hub_env.rglob("*.gguf"))
 
