@@ -20,6 +20,8 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from .registry import base_name
+
 
 
 class HubError(Exception):
@@ -83,7 +85,7 @@ def hub_errors(repo_id: str, revision: str | None = None):
     except RepositoryNotFoundError as error:
         raise RepoNotFound(
             f"no model repo {repo_id} on {endpoint} (or it is private and you are not logged in): check the "
-            f"name (org/name), or look for it with `dflash-tui models search {repo_id.split('/')[-1]}`"
+            f"name (org/name), or look for it with `dflash-tui models search {base_name(repo_id)}`"
         ) from error
     except HFValidationError as error:
         raise RepoNotFound(

@@ -176,8 +176,8 @@ def test_weights_redirected_to_a_cdn_download_without_sending_the_token(hub_env,
 
 
 def test_missing_repo_says_so_and_how_to_find_the_right_name(hub_env):
-    with pytest.raises(RepoNotFound, match=r"no model repo test-org/Nope .*dflash-tui models search Nope"):
-        pull("test-org/Nope")
+    with pytest.raises(RepoNotFound, match=r"no model repo test-org/Qwen3-8B-4bti .*models search qwen3-8b-4bti"):
+        pull("test-org/Qwen3-8B-4bti")
 
 
 def test_malformed_repo_id_says_what_a_repo_id_looks_like(hub_env):
