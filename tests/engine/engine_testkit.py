@@ -11,6 +11,9 @@ mx = import_mlx()
 
 from dflash_tui.engine.events import CycleStats, GenerationSummary, PrefillDone, TokenChunk  # noqa: E402
 
+FAMILIES = ("qwen3", "qwen3_5")  # what the `engine` fixture runs every test on
+ALL_FAMILIES = FAMILIES + ("llama",)  # llama joins the parity tests
+
 PROMPTS = (
     "Write a Python function that reverses a list.",
     "The quick brown fox jumps over the lazy dog. What happens next?",

@@ -6,16 +6,19 @@ import pytest
 
 from dflash_tui.engine.decode import dflash_generate
 from dflash_tui.synthetic import SPECIAL_TOKENS
-from engine_testkit import (PROMPTS, CycleStats, assert_greedy_parity, chat_ids, cut_at_stop, first_near_tie,
-                            force_drafts, forced_proposer, reference_greedy, run_to_end, summary_of)
+from engine_testkit import (ALL_FAMILIES, PROMPTS, CycleStats, assert_greedy_parity, chat_ids, cut_at_stop,
+                            first_near_tie, force_drafts, forced_proposer, fresh_engine, reference_greedy, run_to_end,
+                            summary_of)
 
 B = 16
 
 
 @pytest.mark.parametrize("mode", ["dflash", "auto"])
 @pytest.mark.parametrize("prompt", PROMPTS)
-def test_dflash_with_random_draft_matches_mlx_lm_greedy(engine, prompt, mode):
+@pytest.mark.parametrize("family", ALL_FAMILIES)
+def test_dflash_with_random_draft_matches_mlx_lm_greedy(engines, family, prompt, mode):
     """mode auto mixes plain stretches and DFlash probes in one loop: the output must not notice."""
+    engine = fresh_engine(engines[family])
     ids = chat_ids(engine, prompt)
     summary = summary_of(list(engine.generate(ids, max_tokens=72, mode=mode)))
     stop_ids = set(engine.tokenizer.eos_token_ids)
