@@ -3,7 +3,8 @@
 Prints a table and JSON. Each (prompt, mode) runs N times from a fresh cache;
 the median is reported. tok/s excludes prefill. The overhead share is the part
 of a cycle spent outside the draft and target passes (acceptance, rollback,
-bookkeeping).
+bookkeeping). `--policy` compares the auto drafting policy with plain decoding
+and every fixed block size on the same prompts instead.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import statistics
 from dataclasses import asdict, dataclass, field
 
-from .engine.events import MODE_DFLASH, MODE_PLAIN, GenerationSummary
+from .engine.events import MODE_AUTO, MODE_DFLASH, MODE_PLAIN, GenerationSummary
 
 DEFAULT_PROMPTS = [
     "Explain what a Python list comprehension is, with an example.",
@@ -63,10 +64,12 @@ def _median_result(runs: list[GenerationSummary]) -> ModeResult:
     )
 
 
-def run_once(engine, ids: list[int], mode: str, max_tokens: int, block_size: int | None) -> GenerationSummary:
+def run_once(engine, ids: list[int], mode: str, max_tokens: int, block_size: int | None,
+             temperature: float = 0.0, seed: int | None = None) -> GenerationSummary:
     engine.reset()
     summary = None
-    for event in engine.generate(ids, max_tokens=max_tokens, mode=mode, block_size=block_size):
+    for event in engine.generate(ids, max_tokens=max_tokens, mode=mode, block_size=block_size,
+                                 temperature=temperature, seed=seed):
         summary = event
     if summary.stop_reason == "error":
         raise RuntimeError(summary.error)
@@ -74,15 +77,17 @@ def run_once(engine, ids: list[int], mode: str, max_tokens: int, block_size: int
 
 
 def run_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int = 128,
-              block_size: int | None = None, progress=print) -> list[PromptResult]:
+              block_size: int | None = None, progress=print, temperature: float = 0.0,
+              seed: int | None = None) -> list[PromptResult]:
     results = []
     for prompt in prompts:
         ids = engine.encode_chat([{"role": "user", "content": prompt}])
         run_once(engine, ids, MODE_PLAIN, 8, None)  # warm-up: kernels, allocator
         per_mode = {MODE_PLAIN: [], MODE_DFLASH: []}
-        for _ in range(runs):  # interleave the modes so drift hits both alike
+        for i in range(runs):  # interleave the modes so drift hits both alike
             for mode in per_mode:
-                per_mode[mode].append(run_once(engine, ids, mode, max_tokens, block_size))
+                run_seed = None if seed is None else seed + i
+                per_mode[mode].append(run_once(engine, ids, mode, max_tokens, block_size, temperature, run_seed))
         results.append(PromptResult(prompt, _median_result(per_mode[MODE_PLAIN]),
                                     _median_result(per_mode[MODE_DFLASH])))
         progress(f"  {prompt[:50]!r}: {results[-1].speedup:.2f}x")
@@ -113,4 +118,92 @@ def to_json(results: list[PromptResult], meta: dict) -> str:
         "results": [{"prompt": r.prompt, "speedup": r.speedup, "plain": asdict(r.plain),
                      "dflash": asdict(r.dflash)} for r in results],
         "median_speedup": statistics.median(r.speedup for r in results) if results else None,
+    }, indent=2)
+
+
+# -- the drafting policy against fixed block sizes (`bench --policy`) ------------------------------
+
+@dataclass
+class PolicyResult:
+    prompt: str
+    plain: ModeResult
+    auto: ModeResult
+    fixed: dict[int, ModeResult]  # block size -> result
+    auto_blocks: dict[int, int] = field(default_factory=dict)  # tokens per block size in auto's median run
+
+    @property
+    def best_fixed(self) -> int:
+        return max(self.fixed, key=lambda b: self.fixed[b].generation_tps)
+
+    @property
+    def auto_vs_plain(self) -> float:
+        return self.auto.generation_tps / self.plain.generation_tps if self.plain.generation_tps else 0.0
+
+    @property
+    def auto_vs_best_fixed(self) -> float:
+        best = self.fixed[self.best_fixed].generation_tps
+        return self.auto.generation_tps / best if best else 0.0
+
+
+def policy_block_sizes(engine) -> list[int]:
+    from .engine.policy import BLOCK_CANDIDATES
+
+    return sorted({b for b in BLOCK_CANDIDATES if b < engine.block_size} | {engine.block_size})
+
+
+def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int = 128,
+                     block_sizes: list[int] | None = None, progress=print, temperature: float = 0.0,
+                     seed: int | None = None) -> list[PolicyResult]:
+    """Plain, auto and each fixed block size on the same prompts, interleaved run by run."""
+    block_sizes = block_sizes or policy_block_sizes(engine)
+    variants = [("plain", MODE_PLAIN, None), ("auto", MODE_AUTO, None)] + \
+        [(f"b{b}", MODE_DFLASH, b) for b in block_sizes]
+    results = []
+    for prompt in prompts:
+        ids = engine.encode_chat([{"role": "user", "content": prompt}])
+        run_once(engine, ids, MODE_PLAIN, 8, None)  # warm-up: kernels, allocator
+        for b in block_sizes:
+            run_once(engine, ids, MODE_DFLASH, 8, b)  # and every verify shape
+        per = {label: [] for label, _, _ in variants}
+        for i in range(runs):
+            for label, mode, b in variants:
+                run_seed = None if seed is None else seed + i
+                per[label].append(run_once(engine, ids, mode, max_tokens, b, temperature, run_seed))
+        autos = sorted(per["auto"], key=lambda r: r.generation_tps)
+        result = PolicyResult(prompt, _median_result(per["plain"]), _median_result(per["auto"]),
+                              {b: _median_result(per[f"b{b}"]) for b in block_sizes},
+                              dict(autos[len(autos) // 2].block_tokens))
+        results.append(result)
+        progress(f"  {prompt[:50]!r}: auto {result.auto_vs_plain:.2f}x plain, "
+                 f"{result.auto_vs_best_fixed:.2f}x best fixed (b{result.best_fixed})")
+    return results
+
+
+def format_policy_table(results: list[PolicyResult]) -> str:
+    sizes = sorted(results[0].fixed) if results else []
+    head = f"{'prompt':<30} {'plain':>7} {'auto':>7} " + " ".join(f"{'b' + str(b):>7}" for b in sizes) + \
+        f" {'auto/plain':>10} {'auto/best':>9}  auto tokens per block size"
+    lines = ["tok/s (median)", head, "-" * len(head)]
+    for r in results:
+        fixed = " ".join(f"{r.fixed[b].generation_tps:>7.1f}" for b in sizes)
+        used = ", ".join(f"{'plain' if b == 1 else 'b' + str(b)}:{n}" for b, n in sorted(r.auto_blocks.items()))
+        lines.append(f"{r.prompt[:30]:<30} {r.plain.generation_tps:>7.1f} {r.auto.generation_tps:>7.1f} {fixed} "
+                     f"{r.auto_vs_plain:>9.3f}x {r.auto_vs_best_fixed:>8.3f}x  {used}")
+    if results:
+        lines.append("-" * len(head))
+        lines.append(f"worst auto/plain {min(r.auto_vs_plain for r in results):.3f}x, "
+                     f"worst auto/best fixed {min(r.auto_vs_best_fixed for r in results):.3f}x")
+    return "\n".join(lines)
+
+
+def policy_to_json(results: list[PolicyResult], meta: dict) -> str:
+    return json.dumps({
+        "meta": meta,
+        "results": [{"prompt": r.prompt, "plain": asdict(r.plain), "auto": asdict(r.auto),
+                     "fixed": {str(b): asdict(m) for b, m in r.fixed.items()},
+                     "auto_block_tokens": {str(b): n for b, n in r.auto_blocks.items()},
+                     "auto_vs_plain": r.auto_vs_plain, "auto_vs_best_fixed": r.auto_vs_best_fixed,
+                     "best_fixed": r.best_fixed} for r in results],
+        "worst_auto_vs_plain": min((r.auto_vs_plain for r in results), default=None),
+        "worst_auto_vs_best_fixed": min((r.auto_vs_best_fixed for r in results), default=None),
     }, indent=2)

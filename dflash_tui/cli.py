@@ -3,6 +3,7 @@
     dflash-tui [--target T] [--draft D]     the full-screen app (the embedded demo pair by default)
     dflash-tui generate PROMPT              stream a reply to stdout, stats on stderr
     dflash-tui bench                        plain vs DFlash on the same target and prompts
+    dflash-tui bench --policy               the auto drafting policy vs plain and each fixed block size
     dflash-tui models ...                   list / pull / rm / search / pair models
     dflash-tui train-draft ...              train a DFlash draft for a target
 """
@@ -65,7 +66,9 @@ def cmd_generate(args) -> int:
     summary = None
     try:
         for event in engine.generate(ids, max_tokens=args.max_tokens, mode=args.mode,
-                                     block_size=args.block_size, temperature=args.temperature, cancel=cancel):
+                                     block_size=args.block_size, temperature=args.temperature, cancel=cancel,
+                                     top_p=args.top_p, top_k=args.top_k, min_p=args.min_p,
+                                     repetition_penalty=args.repetition_penalty, seed=args.seed):
             if isinstance(event, TokenChunk):
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
@@ -96,17 +99,45 @@ def cmd_bench(args) -> int:
     prompts = prompts[: args.limit] if args.limit else prompts
     print(f"bench: {engine.target_name} + {engine.draft_name}, {len(prompts)} prompts, "
           f"{args.runs} runs, {args.max_tokens} tokens", file=sys.stderr)
+    if args.policy:
+        return _bench_policy(args, engine, prompts)
     results = run_bench(engine, prompts, runs=args.runs, max_tokens=args.max_tokens,
-                        block_size=args.block_size, progress=lambda m: print(m, file=sys.stderr))
+                        block_size=args.block_size, progress=lambda m: print(m, file=sys.stderr),
+                        temperature=args.temperature, seed=args.seed)
     print(format_table(results))
     payload = to_json(results, {"target": engine.target_name, "draft": engine.draft_name, "runs": args.runs,
-                                "max_tokens": args.max_tokens, "block_size": args.block_size or engine.block_size})
+                                "max_tokens": args.max_tokens, "block_size": args.block_size or engine.block_size,
+                                "temperature": args.temperature, "seed": args.seed})
     if args.json:
         Path(args.json).write_text(payload)
         print(f"json written to {args.json}", file=sys.stderr)
     else:
         print(payload)
     return 0
+
+
+def _bench_policy(args, engine, prompts: list[str]) -> int:
+    from .bench import format_policy_table, policy_to_json, run_policy_bench
+
+    sizes = [int(b) for b in args.block_sizes.split(",")] if args.block_sizes else None
+    results = run_policy_bench(engine, prompts, runs=args.runs, max_tokens=args.max_tokens, block_sizes=sizes,
+                               progress=lambda m: print(m, file=sys.stderr), temperature=args.temperature,
+                               seed=args.seed)
+    print(format_policy_table(results))
+    payload = policy_to_json(results, {"target": engine.target_name, "draft": engine.draft_name,
+                                       "runs": args.runs, "max_tokens": args.max_tokens,
+                                       "temperature": args.temperature, "seed": args.seed})
+    if args.json:
+        Path(args.json).write_text(payload)
+        print(f"json written to {args.json}", file=sys.stderr)
+    else:
+        print(payload)
+    return 0
+
+
+def _sampling_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
+    p.add_argument("--seed", type=int, help="makes sampling reproducible (for a fixed mode and block size)")
 
 
 def cmd_app(args) -> int:
@@ -135,9 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("prompt", help="the prompt ('-' reads stdin)")
     gen.add_argument("--system", help="system prompt")
     gen.add_argument("--max-tokens", type=int, default=256)
-    gen.add_argument("--mode", choices=["dflash", "plain"], default="dflash")
-    gen.add_argument("--block-size", type=int)
-    gen.add_argument("--temperature", type=float, default=0.0)
+    gen.add_argument("--mode", choices=["dflash", "plain", "auto"], default="dflash",
+                     help="auto: the drafting policy picks the block size per cycle, plain decoding included")
+    gen.add_argument("--block-size", type=int, help="pins the DFlash block size (with --mode auto too)")
+    _sampling_args(gen)
+    gen.add_argument("--top-p", type=float, default=1.0)
+    gen.add_argument("--top-k", type=int, default=0)
+    gen.add_argument("--min-p", type=float, default=0.0)
+    gen.add_argument("--repetition-penalty", type=float, default=1.0)
     gen.set_defaults(func=cmd_generate)
 
     bench = sub.add_parser("bench", help="plain decoding vs DFlash, table + JSON")
@@ -147,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=3)
     bench.add_argument("--max-tokens", type=int, default=128)
     bench.add_argument("--block-size", type=int)
+    bench.add_argument("--policy", action="store_true",
+                       help="compare the auto drafting policy with plain decoding and each fixed block size")
+    bench.add_argument("--block-sizes", help="with --policy: comma-separated fixed block sizes (default 4,8,16)")
+    _sampling_args(bench)
     bench.add_argument("--json", help="write the JSON here instead of stdout")
     bench.set_defaults(func=cmd_bench)
 

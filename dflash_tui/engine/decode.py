@@ -271,20 +271,21 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         reason = choice.reason if choice else ""
         if b <= 1:
             step_start = time.perf_counter()
-            first = None  # steady-state cost: from the first token to the last, the pipeline's fill left out
+            intervals = []  # step to step, from the first token on: the pipeline's fill left out
             steps = 0
             for tok in plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, features,
                                    stopping):
                 t = time.perf_counter()
+                if steps:
+                    intervals.append(t - step_start)
                 steps += 1
-                first = first or t
                 staged = tok
                 _, chunk = out.take([tok])
                 if chunk:
                     yield chunk
                 yield rec.cycle(0, 0, 1, {"verify": t - step_start}, reason=reason, mode=MODE_PLAIN, block_size=1)
                 step_start = t
-            policy.observe_plain(steps - 1, step_start - first if first else 0.0)
+            policy.observe_plain(steps, intervals)
             if out.stop_reason is None and cancel is not None and cancel.is_set():
                 out.stop_reason = "cancelled"
             continue

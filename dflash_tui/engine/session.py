@@ -7,6 +7,7 @@ thread-local); dflash_tui.service owns that thread in the app.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -67,6 +68,7 @@ class Engine:
         self.target_name = target_name
         self.draft_name = draft_name
         self.context_window: int | None = None  # sink+window bound for the draft context
+        self._policies: dict[tuple, BlockPolicy] = {}  # per pinned size and sampling: outlive reset()
         self._state = self._fresh_state()
 
     @property
@@ -151,6 +153,13 @@ class Engine:
             return common
         return 0
 
+    def policy(self, block_size: int | None = None, sampling: SamplingParams | None = None) -> BlockPolicy:
+        """The session's drafting policy for a pinned block size and sampling settings (acceptance differs)."""
+        key = (block_size, replace(sampling or SamplingParams(), seed=None))
+        if key not in self._policies:
+            self._policies[key] = BlockPolicy(self.block_size, pinned=block_size)
+        return self._policies[key]
+
     def generate(self, prompt_ids: list[int], *, max_tokens: int = 256, mode: str = MODE_DFLASH,
                  block_size: int | None = None, temperature: float = 0.0,
                  cancel: threading.Event | None = None, top_p: float = 1.0, top_k: int = 0, min_p: float = 0.0,
@@ -185,7 +194,7 @@ class Engine:
                                      max_tokens=max_tokens, stop_ids=stop_ids, cancel=cancel, sampling=sampling)
             else:
                 bs = block_size or self.block_size
-                policy = BlockPolicy(self.block_size, pinned=block_size) if mode == MODE_AUTO else None
+                policy = self.policy(block_size, sampling) if mode == MODE_AUTO else None
                 gen = dflash_generate(self.target, self.draft, self.tokenizer, self._state, new_tokens,
                                       len(prompt_ids), max_tokens=max_tokens, block_size=bs,
                                       stop_ids=stop_ids, cancel=cancel, sampling=sampling, policy=policy)
