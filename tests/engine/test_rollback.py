@@ -37,7 +37,7 @@ def assert_same_cache(got: list, want: list) -> None:
         else:
             for slot, name in ((0, "conv state"), (1, "recurrent state")):
                 a, b = g[slot], w[slot]
-                assert a.shape == b.shape and a.dtype == b.dtype, f"layer {i} {name}: {a.shape}/{a.dtype} vs {b.shape}/{b.dtype}"
+                assert (a.shape, a.dtype) == (b.shape, b.dtype), f"layer {i} {name}"
                 assert mx.allclose(a, b, atol=ATOL, rtol=0).item(), (
                     f"layer {i} {name}: max diff {mx.abs(a - b).max().item():.2e}")
 
