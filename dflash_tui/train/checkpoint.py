@@ -4,7 +4,8 @@ A checkpoint folder holds config.json (architectures DFlashDraftModel,
 dflash_config with target_layer_ids and mask_token_id, block_size) and
 model.safetensors in bf16: the engine loads it like any published draft. The
 target's tokenizer files are copied beside them, as published drafts do.
-trainer_state.json and optimizer.safetensors are only for `--resume`.
+trainer/ (step, optimizer moments) is only for `--resume`; it sits in a
+subfolder so the engine's `*.safetensors` glob never sees it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ mx = import_mlx()
 from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
-STATE_FILE = "trainer_state.json"
-OPTIMIZER_FILE = "optimizer.safetensors"
+STATE_FILE = "trainer/state.json"
+OPTIMIZER_FILE = "trainer/optimizer.safetensors"
 
 
 def save_draft(out: Path, draft, config: dict, target_path: Path | None = None) -> None:
@@ -37,12 +38,13 @@ def save_draft(out: Path, draft, config: dict, target_path: Path | None = None) 
 
 def save_training_state(out: Path, step: int, optimizer, extra: dict) -> None:
     state = {k: v for k, v in tree_flatten(optimizer.state) if isinstance(v, mx.array)}
+    (Path(out) / STATE_FILE).parent.mkdir(parents=True, exist_ok=True)
     mx.save_safetensors(str(Path(out) / OPTIMIZER_FILE), state)
     (Path(out) / STATE_FILE).write_text(json.dumps({"step": step, **extra}, indent=2))
 
 
 def load_training_state(folder: Path, draft, optimizer) -> dict:
-    """Load draft weights and optimizer state from a checkpoint; return trainer_state.json."""
+    """Load draft weights and optimizer state from a checkpoint; return its trainer state."""
     folder = Path(folder)
     weights = mx.load(str(folder / "model.safetensors"))
     draft.load_weights([(k, v.astype(mx.float32)) for k, v in weights.items()])

@@ -1,8 +1,10 @@
 """The target's own greedy answers to a set of prompts: the best data for its draft.
 
 A draft is scored on how often it guesses the target's greedy choice, so it
-learns most from text the target itself would write. Generation is batched
-(mlx-lm's batch_generate). Output records are token ids (`{"ids", "loss_from"}`)
+learns most from text the target itself would write. Prompts are grouped by
+token length so each group decodes as one dense batch with a plain KV cache
+(no padding, no per-sequence bookkeeping: far faster than a general batch
+server for this one job). Output records are token ids (`{"ids", "loss_from"}`)
 so no detokenize/retokenize round trip can change them.
 """
 
@@ -10,30 +12,60 @@ from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
+from ..mlx_setup import import_mlx
 from .evaluate import load_prompts
+
+mx = import_mlx()
+from mlx_lm.models.cache import make_prompt_cache  # noqa: E402
+
+
+def greedy_batch(model, prompts: mx.array, max_tokens: int) -> np.ndarray:
+    """Greedy continuations [B, max_tokens] of equal-length prompts [B, T]."""
+    cache = make_prompt_cache(model)
+    logits = model(prompts, cache=cache)[:, -1]
+    token = mx.argmax(logits, axis=-1)
+    out = [token]
+    for _ in range(max_tokens - 1):
+        token = mx.argmax(model(token[:, None], cache=cache)[:, -1], axis=-1)
+        mx.async_eval(token)
+        out.append(token)
+    return np.array(mx.stack(out, axis=1))
+
+
+def cut_at_stop(tokens: list[int], stop_ids: set[int]) -> list[int]:
+    """Tokens up to and including the first stop token."""
+    for i, t in enumerate(tokens):
+        if t in stop_ids:
+            return tokens[: i + 1]
+    return tokens
 
 
 def generate_answers(model, tokenizer, prompts: list[dict], out: Path, max_tokens: int = 256,
-                     batch_size: int = 256, log=print) -> int:
+                     batch_size: int = 512, log=print) -> int:
     """Write the target's greedy answer to every prompt to `out` (JSONL); return the tokens generated."""
-    from mlx_lm.generate import batch_generate
-
-    eos = tokenizer.eos_token_ids and sorted(tokenizer.eos_token_ids)[0]
-    total, start = 0, time.perf_counter()
+    stop_ids = set(tokenizer.eos_token_ids or [])
+    by_length: dict[int, list[list[int]]] = defaultdict(list)
+    for p in prompts:
+        ids = tokenizer.apply_chat_template(p["messages"], add_generation_prompt=True, tokenize=True)
+        by_length[len(ids)].append(list(ids))
+    total, done, start = 0, 0, time.perf_counter()
     with open(out, "w") as f:
-        for i in range(0, len(prompts), batch_size):
-            chunk = [tokenizer.apply_chat_template(p["messages"], add_generation_prompt=True, tokenize=True)
-                     for p in prompts[i:i + batch_size]]
-            response = batch_generate(model, tokenizer, chunk, max_tokens=max_tokens, return_token_ids=True,
-                                      completion_batch_size=batch_size, prefill_batch_size=min(64, batch_size))
-            for prompt, answer in zip(chunk, response.token_ids):
-                ended = len(answer) < max_tokens and eos is not None
-                f.write(json.dumps({"ids": list(prompt) + list(answer) + ([eos] if ended else []),
-                                    "loss_from": len(prompt)}) + "\n")
-                total += len(answer)
-            log(f"generated {min(i + batch_size, len(prompts))}/{len(prompts)} answers, {total} tokens, "
+        for length in sorted(by_length):
+            group = by_length[length]
+            for i in range(0, len(group), batch_size):
+                chunk = group[i:i + batch_size]
+                answers = greedy_batch(model, mx.array(chunk), max_tokens)
+                for prompt, answer in zip(chunk, answers.tolist()):
+                    answer = cut_at_stop(answer, stop_ids)
+                    f.write(json.dumps({"ids": prompt + answer, "loss_from": len(prompt)}) + "\n")
+                    total += len(answer)
+                done += len(chunk)
+            log(f"generated {done}/{len(prompts)} answers, {total} tokens, "
                 f"{total / (time.perf_counter() - start):.0f} tok/s")
     return total
 

@@ -113,7 +113,7 @@ def loss_for(target: TargetAdapter, run: DraftTraining, block_size: int):
     return loss_fn
 
 
-def train_draft(target_path: Path, data_path: Path, out: Path, shape: DraftShape, run: DraftTraining, *,
+def train_draft(target_path: Path, data_paths: list[Path], out: Path, shape: DraftShape, run: DraftTraining, *,
                 eval_prompts_path: Path | None = None, resume: Path | None = None, log=None) -> Path:
     """Train and write a draft checkpoint to `out`; returns `out`."""
     say = log or (lambda s: print(s, file=sys.stderr, flush=True))
@@ -126,9 +126,9 @@ def train_draft(target_path: Path, data_path: Path, out: Path, shape: DraftShape
                                  time_budget_s=run.time_budget_s)
     optimizer = loop.make_optimizer(settings)
     start_step = load_training_state(resume, draft, optimizer)["step"] if resume else 0
-    seqs = load_sequences(data_path, tokenizer, run.seq_len)
+    seqs = [s for path in data_paths for s in load_sequences(path, tokenizer, run.seq_len)]
     if not seqs:
-        raise ValueError(f"{data_path}: no training sequences with learnable tokens")
+        raise ValueError(f"{', '.join(map(str, data_paths))}: no training sequences with learnable tokens")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     n_params = sum(v.size for _, v in tree_flatten(draft.parameters()))
     say(f"draft: {n_params / 1e6:.2f}M parameters, taps {draft.config.target_layer_ids}, "
@@ -138,7 +138,7 @@ def train_draft(target_path: Path, data_path: Path, out: Path, shape: DraftShape
 
     def checkpoint(step: int, optimizer) -> None:
         save_draft(out, draft, config, target_path)
-        save_training_state(out, step, optimizer, {"target": str(target_path), "data": str(data_path)})
+        save_training_state(out, step, optimizer, {"target": str(target_path), "data": [str(p) for p in data_paths]})
         if prompts:
             started = time.perf_counter()
             result = heldout_tau(engine, prompts, run.eval_max_tokens)

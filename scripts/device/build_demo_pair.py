@@ -1,8 +1,15 @@
 """Build the embedded demo pair in one GPU session: target, its greedy answers, then its draft.
 
-Run by scripts/device/build_demo_pair.sh on the GPU host (MLX CUDA). Each stage
-has a wall-clock budget so the whole run fits one 10-minute device call; the
-target and the draft land in OUT/target and OUT/draft as soon as they exist.
+    build_demo_pair.py TARGET_S NOVEL_PROMPTS ANSWER_TOKENS DRAFT_S [REUSE_TARGET_DIR]
+
+Run by scripts/device/build_demo_pair.sh on the GPU host (MLX CUDA). Stages:
+1. pretrain the target on the corpus chats for TARGET_S seconds (skipped when
+   REUSE_TARGET_DIR names an already trained one);
+2. the target's greedy answers to NOVEL_PROMPTS invented prompts (novel_prompts.py);
+   on its training prompts the target answers with the corpus text itself
+   (it reproduces it exactly), so the corpus chats stand for those;
+3. the draft, trained for DRAFT_S seconds on both, then held-out tau.
+Results land in OUT/target, OUT/draft and OUT/heldout_gpu.json.
 """
 
 from __future__ import annotations
@@ -17,42 +24,56 @@ from pathlib import Path
 
 from dflash_tui.train import loop
 from dflash_tui.train.demo_target import train_demo_target
+from dflash_tui.train.evaluate import heldout_tau, load_prompts
+from dflash_tui.train.novel_prompts import invent_prompts, subject_of, template_patterns
 from dflash_tui.train.self_distill import generate_answers
 from dflash_tui.train.trainer import DraftShape, DraftTraining, load_target, train_draft
-from dflash_tui.train.evaluate import heldout_tau, load_prompts
 
 DEMO_DRAFT = DraftShape(num_layers=2, target_layer_ids=[1, 2, 3], block_size=16, intermediate_size=512)
+
+
+def corpus_questions(corpus: Path) -> list[tuple[str, str]]:
+    with gzip.open(corpus / "train.jsonl.gz", "rt") as f:
+        return [(r["category"], r["messages"][0]["content"]) for r in map(json.loads, f)]
+
+
+def heldout_subjects(corpus: Path) -> set[str]:
+    patterns = template_patterns()
+    names = (subject_of(p["messages"][0]["content"], p["category"], patterns)
+             for p in load_prompts(corpus / "heldout.jsonl"))
+    return {n.lower() for n in names if n}
 
 
 def main() -> int:
     out = Path(os.environ["OUT"])
     corpus = Path(".work/corpus")
-    target_budget, answer_tokens, draft_budget = (float(x) for x in sys.argv[1:4])
+    target_budget, novel, answer_tokens, draft_budget = (float(x) for x in sys.argv[1:5])
+    reuse = Path(sys.argv[5]) if len(sys.argv) > 5 else None
     work = Path("/tmp/demo")
     t0 = time.perf_counter()
 
-    settings = loop.LoopSettings(steps=100000, lr=2e-3, warmup=300, log_every=200, time_budget_s=target_budget)
-    train_demo_target(corpus / "train.jsonl.gz", work / "target", settings, batch_size=64,
-                      tokenizer_dir=Path(".work/tok4k"))
+    if reuse is None:
+        settings = loop.LoopSettings(steps=100000, lr=2e-3, warmup=300, log_every=200,
+                                     time_budget_s=target_budget)
+        train_demo_target(corpus / "train.jsonl.gz", work / "target", settings, batch_size=64,
+                          tokenizer_dir=Path(".work/tok4k"))
+    else:
+        shutil.copytree(reuse, work / "target")
     shutil.copytree(work / "target", out / "target")
-    print(f"target done at {time.perf_counter() - t0:.0f}s", flush=True)
+    print(f"target ready at {time.perf_counter() - t0:.0f}s", flush=True)
 
     # fp32 like the CPU the pair ships for, so the greedy answers are the ones the app will see
-    model_target, tokenizer, _ = load_target(work / "target", "float32")
-    prompts = []
-    with gzip.open(corpus / "train.jsonl.gz", "rt") as f:
-        for line in f:
-            record = json.loads(line)
-            prompts.append({"messages": record["messages"][:1], "category": record["category"]})
-    generate_answers(model_target.model, tokenizer, prompts, work / "answers.jsonl",
-                     max_tokens=int(answer_tokens), batch_size=512)
+    target, tokenizer, _ = load_target(work / "target", "float32")
+    prompts = invent_prompts(corpus_questions(corpus), heldout_subjects(corpus), int(novel))
+    generate_answers(target.model, tokenizer, prompts, work / "novel_answers.jsonl",
+                     max_tokens=int(answer_tokens), batch_size=1024)
     print(f"answers done at {time.perf_counter() - t0:.0f}s", flush=True)
 
-    run = DraftTraining(steps=100000, batch_size=64, seq_len=384, blocks_per_row=16, lr=2e-3, warmup=200,
-                        eval_every=1500, eval_prompts=16, eval_max_tokens=96, time_budget_s=draft_budget,
+    run = DraftTraining(steps=100000, batch_size=64, seq_len=384, blocks_per_row=32, lr=3e-3, warmup=200,
+                        eval_every=2500, eval_prompts=16, eval_max_tokens=96, time_budget_s=draft_budget,
                         target_dtype="float32")
-    train_draft(work / "target", work / "answers.jsonl", work / "draft", DEMO_DRAFT, run,
-                eval_prompts_path=corpus / "heldout.jsonl")
+    train_draft(work / "target", [corpus / "train.jsonl.gz", work / "novel_answers.jsonl"], work / "draft",
+                DEMO_DRAFT, run, eval_prompts_path=corpus / "heldout.jsonl")
     (out / "draft").mkdir()
     for name in ("config.json", "model.safetensors"):
         shutil.copyfile(work / "draft" / name, out / "draft" / name)
