@@ -193,6 +193,9 @@ class DflashApp(App):
         await self.chat.refresh_sidebar()
         self.action_show_pane("chat")
 
+    async def action_load_earlier(self) -> None:
+        await self.chat.load_earlier()
+
     async def action_regenerate(self) -> None:
         await self.chat.regenerate()
 

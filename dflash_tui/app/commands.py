@@ -21,6 +21,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Delete conversation", "Delete the open (or highlighted) conversation, after confirmation",
      "delete_conversation"),
     ("Search conversations", "Full-text search across every conversation", "search"),
+    ("Load earlier messages", "Show older messages of a long conversation", "load_earlier"),
     ("Toggle conversation list", "Show or hide the sidebar", "toggle_sidebar"),
     ("Stop generating", "Stop the reply and keep what was generated", "stop"),
     ("Regenerate last reply", "Discard the last reply and generate it again", "regenerate"),

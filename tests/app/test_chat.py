@@ -151,10 +151,10 @@ async def test_history_is_mounted_once_and_not_re_rendered_while_a_new_reply_str
         await ready(pilot)
         await send(pilot, "one")
         before = list(app.query(MessageView))
-        markdown_before = [v.query_one("Markdown") for v in before]
+        markdown_before = [v.query_one(".message-body") for v in before]
         await send(pilot, "two")
         after = list(app.query(MessageView))
-        assert after[:2] == before and [v.query_one("Markdown") for v in after[:2]] == markdown_before
+        assert after[:2] == before and [v.query_one(".message-body") for v in after[:2]] == markdown_before
 
 
 async def test_ui_updates_from_a_fast_decoder_are_coalesced_to_about_20_per_second():
@@ -230,3 +230,23 @@ async def test_quitting_while_a_reply_streams_keeps_the_partial_reply_marked_sto
         await pilot.press("ctrl+q")
     reply = Store.open(paths.database_path()).messages(1)[-1]
     assert reply.status == STATUS_STOPPED and reply.content.startswith("word0 word1 word2 word3 word4 word5")
+
+
+async def test_a_long_conversation_opens_with_its_newest_messages_and_loads_older_ones_on_request():
+    store = Store.open(paths.database_path())
+    chat = store.create_conversation("long")
+    for i in range(50):
+        store.add_message(chat.id, "user", f"question {i}")
+    store.close()
+    app = make_app()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        shown = [v.message.content for v in app.query(MessageView)]
+        assert shown == [f"question {i}" for i in range(10, 50)]
+        marker = app.query_one("#earlier-messages")
+        assert "10 earlier messages" in str(marker.render())
+        marker.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert len(app.query(MessageView)) == 50 and not marker.display
+        assert app.query(MessageView).first().message.content == "question 0"

@@ -9,10 +9,18 @@ import os
 from pathlib import Path
 
 import pytest
-from app_helpers import make_app, ready, screen_text, send
+from app_helpers import make_app, ready, screen_text, send, wait_until
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 SIZES = [(80, 24), (120, 40)]
+
+
+async def settled_screen(pilot) -> str:
+    """The screen once notifications are gone and the footer (drawn last) is there."""
+    pilot.app.clear_notifications()
+    await wait_until(pilot, lambda: "palette" in screen_text(pilot.app))
+    await pilot.pause(0.1)
+    return screen_text(pilot.app)
 
 
 def check_snapshot(name: str, text: str) -> None:
@@ -29,10 +37,7 @@ async def _screen_after_a_reply(size, pane_key):
         await ready(pilot)
         await send(pilot, "Show me a Python function")
         await pilot.press(pane_key)
-        await pilot.pause(0.2)
-        app.clear_notifications()
-        await pilot.pause(0.1)
-        return screen_text(app)
+        return await settled_screen(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -48,3 +53,14 @@ async def test_stats_pane_snapshot(size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 async def test_models_pane_snapshot(size):
     check_snapshot(f"models-{size[0]}x{size[1]}", await _screen_after_a_reply(size, "f2"))
+
+
+async def test_reopened_conversation_snapshot():
+    first = make_app()
+    async with first.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await send(pilot, "Show me a Python function")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        check_snapshot("chat-reopened-80x24", await settled_screen(pilot))

@@ -1,14 +1,18 @@
 """One message in the log: who, the text as Markdown, and the reply's stats line.
 
 A streaming reply appends to its own Markdown widget (Textual's MarkdownStream),
-so the rest of the history is never re-rendered while tokens arrive.
+so the rest of the history is never re-rendered while tokens arrive. Finished
+messages render through Rich's Markdown in a single Static: Textual's Markdown
+builds a widget per block, which made a 300-message history take seconds to open.
 """
 
 from __future__ import annotations
 
+from rich.markdown import Markdown as RichMarkdown
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.reactive import reactive
 from textual.widgets import Markdown, Static
 
 from ...store import STATUS_COMPLETE, STATUS_ERROR, STATUS_INTERRUPTED, STATUS_STOPPED, STATUS_STREAMING, Message
@@ -38,7 +42,11 @@ class MessageView(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(self._header_text(), classes="message-header")
-        yield Markdown(self.message.content, classes="message-body")
+        if self.message.status == STATUS_STREAMING:
+            yield Markdown(self.message.content, classes="message-body")
+        else:
+            code_theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"  # follows the terminal
+            yield Static(RichMarkdown(self.message.content, code_theme=code_theme), classes="message-body")
         yield Static(self._footer_text(), classes="message-stats", markup=False)
 
     def _header_text(self) -> str:
@@ -68,3 +76,18 @@ class MessageView(Vertical, can_focus=True):
         footer.update(error or self._footer_text())
         footer.display = bool(error or stats)
         footer.set_class(bool(error), "error")
+
+
+class EarlierMessages(Static, can_focus=True):
+    """The marker above a long conversation's newest messages; Enter shows older ones."""
+
+    BINDINGS = [Binding("enter", "app.load_earlier", "Load earlier", id="chat.load_earlier")]
+
+    count: reactive[int] = reactive(0)
+
+    def __init__(self, count: int):
+        super().__init__(id="earlier-messages", markup=False)
+        self.set_reactive(EarlierMessages.count, count)
+
+    def render(self) -> str:
+        return f"↑ {self.count} earlier messages · Enter here (or Ctrl+P “Load earlier messages”) shows more"

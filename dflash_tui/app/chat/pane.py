@@ -21,13 +21,14 @@ from ...store import (STATUS_COMPLETE, STATUS_ERROR, STATUS_STOPPED, STATUS_STRE
                       StoreError)
 from ..stats.reply_stats import summary_to_stats
 from .conversation_list import ConversationList
-from .message_view import MessageView
+from .message_view import EarlierMessages, MessageView
 from .prompt_input import PromptInput
 
 if TYPE_CHECKING:
     from ..app import DflashApp
 
 SAVE_EVERY_S = 1.0
+HISTORY_WINDOW = 40  # messages mounted when a conversation opens; older ones load on request
 TITLE_CHARS = 40
 CONTEXT_STATUSES = (STATUS_COMPLETE, STATUS_STOPPED, "interrupted")
 EMPTY_HELP = (
@@ -52,6 +53,7 @@ class ChatPane(Horizontal):
         super().__init__(**kwargs)
         self.conversation: Conversation | None = None
         self.active: ActiveReply | None = None
+        self._unmounted: list[Message] = []  # older messages of the open conversation not shown yet
 
     def compose(self) -> ComposeResult:
         chat = self.app.settings.chat
@@ -90,15 +92,29 @@ class ChatPane(Horizontal):
     async def show_conversation(self, conversation: Conversation | None) -> None:
         self.conversation = conversation
         messages = self.app.store.messages(conversation.id) if conversation else []
+        self._unmounted, shown = messages[:-HISTORY_WINDOW], messages[-HISTORY_WINDOW:]
         log = self.log_view
         with self.app.batch_update():
             await log.remove_children()
             help_text = Static(EMPTY_HELP, id="empty-help", markup=False)
             help_text.display = not messages
-            await log.mount(help_text, *[MessageView(m) for m in messages])
+            earlier = EarlierMessages(len(self._unmounted))
+            earlier.display = bool(self._unmounted)
+            await log.mount(help_text, earlier, *[MessageView(m) for m in shown])
         log.scroll_end(animate=False)
         self.prompt.prompt_history = [m.content for m in messages if m.role == "user"]
         self.update_status()
+
+    async def load_earlier(self) -> None:
+        """Mount the next HISTORY_WINDOW older messages above the ones shown."""
+        if not self._unmounted:
+            self.app.notify("The whole conversation is already shown.")
+            return
+        self._unmounted, batch = self._unmounted[:-HISTORY_WINDOW], self._unmounted[-HISTORY_WINDOW:]
+        earlier = self.query_one(EarlierMessages)
+        await self.log_view.mount(*[MessageView(m) for m in batch], after=earlier)
+        earlier.count = len(self._unmounted)
+        earlier.display = bool(self._unmounted)
 
     async def on_conversation_list_chosen(self, event: ConversationList.Chosen) -> None:
         if self.generating:
