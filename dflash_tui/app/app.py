@@ -24,7 +24,7 @@ from .chat.export import export_conversation
 from .chat.message_view import MessageView
 from .chat.pane import ChatPane
 from .clipboard import copy_with_local_tool
-from .commands import chat_commands
+from .commands import app_commands
 from .dialogs import ConfirmScreen, GenerationSettingsScreen, TextPromptScreen
 from .model_state import FAILED, LOADING, READY, ModelState
 from .models.pane import ModelsPane
@@ -328,7 +328,7 @@ class DflashApp(App):
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
-        yield from chat_commands(self)
+        yield from app_commands(self)
 
 
 def run_app(args) -> int:

@@ -36,15 +36,29 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Show live stats", "tok/s, acceptance, phases, speedup", "show_pane('stats')"),
 )
 
+MODEL_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    # run on the models pane, like its own keys
+    ("Use highlighted model as target", "Its draft is proposed when one fits", "choose_target"),
+    ("Use highlighted model as draft", "Refused with the reason when it does not fit the target", "choose_draft"),
+    ("Load chosen model pair", "Load on the decoder thread, with progress", "load"),
+    ("Pull a model from the hub", "The highlighted search result or the typed repo id", "pull"),
+    ("Cancel the download", "Partial files stay; pulling again resumes", "cancel_pull"),
+    ("Delete highlighted model", "Shows the space freed and asks first", "delete_model"),
+    ("Search the hub", "Find models and DFlash drafts on Hugging Face", "focus_search"),
+    ("Refresh local models", "Rescan the Hugging Face cache and your folders", "refresh"),
+)
 
-def _key_for(app: "DflashApp", action: str) -> str:
-    for _, binding in app._bindings:
+
+def _key_for(app: "DflashApp", node, action: str) -> str:
+    for _, binding in node._bindings:
         if binding.action == action:
             return app.get_key_display(binding)
     return ""
 
 
-def chat_commands(app: "DflashApp") -> Iterator[SystemCommand]:
-    for title, help_text, action in COMMANDS:
-        key = _key_for(app, action)
-        yield SystemCommand(f"{title} ({key})" if key else title, help_text, partial(app.run_action, action))
+def app_commands(app: "DflashApp") -> Iterator[SystemCommand]:
+    for node, commands in ((app, COMMANDS), (app.models_pane, MODEL_COMMANDS)):
+        for title, help_text, action in commands:
+            key = _key_for(app, node, action)
+            yield SystemCommand(f"{title} ({key})" if key else title, help_text,
+                                partial(app.run_action, action, node))

@@ -66,14 +66,15 @@ async def test_key_bindings_can_be_remapped_in_settings():
         assert app.query_one("TabbedContent").active == "stats-tab"
 
 
-async def test_the_command_palette_offers_every_chat_action():
+async def test_the_command_palette_offers_every_chat_and_model_action():
     app = make_app()
     async with app.run_test() as pilot:
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for wanted in ("New conversation", "Delete conversation", "Search conversations", "Export conversation",
-                       "Regenerate last reply", "Measure speedup vs plain decoding", "Copy code block"):
+                       "Regenerate last reply", "Measure speedup vs plain decoding", "Copy code block",
+                       "Load chosen model pair", "Pull a model from the hub", "Delete highlighted model"):
             assert any(t.startswith(wanted) for t in titles), wanted
-        assert "Regenerate last reply (^r)" in titles
+        assert "Regenerate last reply (^r)" in titles and "Load chosen model pair (l)" in titles
 
 
 async def test_function_keys_switch_between_the_three_panes():
@@ -114,3 +115,15 @@ async def test_ctrl_t_measures_plain_decoding_on_the_last_prompt_and_shows_the_s
         await pilot.pause()
         assert "× vs plain decoding" in str(app.stats_pane.query_one("#speedup-line").render())
         assert len(app.store.messages(1)) == 2  # the comparison run is not added to the chat
+
+
+async def test_a_command_chosen_in_the_palette_runs_its_action():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Show live stats")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.query_one("TabbedContent").active == "stats-tab")
