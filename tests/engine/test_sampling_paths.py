@@ -4,7 +4,7 @@ and a seeded run must repeat itself."""
 import pytest
 
 from engine_testkit import (PROMPTS, CycleStats, assert_greedy_parity, chat_ids, cut_at_stop, force_drafts,
-                            fresh_engine, of_type, reference_greedy, summary_of)
+                            fresh_engine, mx, of_type, reference_greedy, summary_of)
 
 
 @pytest.mark.parametrize("mode,rule", [("dflash", "rejection"), ("dflash", "matching"), ("auto", "rejection"),
@@ -45,3 +45,21 @@ def test_seeded_sampling_repeats_itself_on_a_fresh_engine(engine, mode):
     other = summary_of(list(fresh_engine(engine).generate(ids, max_tokens=40, mode=mode,
                                                           sampling=SamplingParams(temperature=1.0, top_p=0.9, seed=12))))
     assert other.token_ids != first.token_ids  # the seed matters: these really are samples
+
+
+@pytest.mark.parametrize("rule", ["rejection", "matching"])
+def test_speculative_acceptance_emits_tokens_distributed_as_the_target(rule):
+    """Drafts drawn from q != p; the first emitted token must still follow p (chi-square, fixed seed)."""
+    from dflash_tui.engine.sampling import KeyStream, accept_matching, accept_rejection, draw
+
+    p = mx.array([[0.5, 0.2, 0.15, 0.1, 0.05], [0.1, 0.2, 0.3, 0.2, 0.2]])
+    q = mx.array([[0.05, 0.1, 0.2, 0.3, 0.35]])
+    keys = KeyStream(0)
+    n = 3000
+    counts = [0] * 5
+    for d in draw(mx.broadcast_to(q, (n, 5)), keys.next()).tolist():
+        a, nxt = accept_rejection(p, q, [d], keys) if rule == "rejection" else accept_matching(p, [d], keys)
+        counts[d if a == 1 else nxt] += 1
+    expected = [n * x for x in p[0].tolist()]
+    chi2 = sum((c - e) ** 2 / e for c, e in zip(counts, expected))
+    assert chi2 < 18.47, f"counts {counts} vs expected {expected}"  # chi-square, 4 dof, p = 0.001
