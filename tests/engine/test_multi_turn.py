@@ -85,3 +85,24 @@ def test_dflash_turn_after_a_plain_turn_matches_a_fresh_engine(engine):
     summary = summary_of(list(engine.generate(ids, max_tokens=48, mode="dflash")))
     assert summary.mode == "dflash"
     assert_matches_fresh_engine(engine, ids, summary)
+
+
+def test_bounded_draft_context_keeps_sink_and_window_and_a_diverging_turn_starts_over(engine):
+    """With a context window the draft keeps the first 64 + last `window` positions; once it has evicted,
+    trimming back is impossible, so a diverging prompt re-prefills from scratch (still the same answer)."""
+    from engine_testkit import cut_at_stop, reference_greedy
+
+    engine.context_window = 32
+    engine.reset()
+    ids = chat_ids(engine, PROMPTS[0])
+    summary = summary_of(list(engine.generate(ids, max_tokens=96)))
+    reference = cut_at_stop(reference_greedy(engine.target, ids, 96), set(engine.tokenizer.eos_token_ids))
+    assert_greedy_parity(engine.target, ids, summary.token_ids, reference)
+    context = engine._state.context
+    assert context.evicted and context.length == len(engine._state.tokens) > 64 + 32
+    assert all(k.shape[2] == v.shape[2] == 64 + 32 for k, v in context.kv())
+
+    diverging = chat_ids(engine, PROMPTS[1])
+    again = summary_of(list(engine.generate(diverging, max_tokens=48)))
+    assert again.prefilled_tokens == len(diverging)
+    assert_matches_fresh_engine(engine, diverging, again)
