@@ -28,11 +28,17 @@ save_settings(settings)
 PY
 
 capture() { tmux capture-pane -p -t "$session" > "$out/$1.txt"; }
+app_exited() { [ "$(tmux display-message -p -t "$session" '#{pane_dead}')" = 1 ]; }
 
 wait_for() {  # wait_for TEXT SCREEN_NAME [SECONDS]
   for _ in $(seq 1 "${3:-60}"); do
     capture "$2"
     grep -qF -- "$1" "$out/$2.txt" && return 0
+    if app_exited; then
+      echo "tmux e2e: the app exited while waiting for '$1'; its last screen:" >&2
+      cat "$out/$2.txt" >&2
+      return 1
+    fi
     sleep 1
   done
   echo "tmux e2e: timed out waiting for '$1'; screen:" >&2
@@ -40,13 +46,16 @@ wait_for() {  # wait_for TEXT SCREEN_NAME [SECONDS]
   return 1
 }
 
-start_app() {
-  tmux new-session -d -s "$session" -x 100 -y 30 \
+start_app() {  # the pane stays after the app exits, so a crash's traceback can be read
+  tmux kill-session -t "$session" 2>/dev/null || true
+  tmux new-session -d -s "$session" -x 100 -y 30
+  tmux set-option -t "$session" remain-on-exit on
+  tmux respawn-pane -k -t "$session" \
     "${DFLASH_TUI_CMD:-python -m dflash_tui.cli} --target '$work/target' --draft '$work/draft'"
 }
 
 wait_gone() {
-  for _ in $(seq 1 20); do tmux has-session -t "$session" 2>/dev/null || return 0; sleep 0.5; done
+  for _ in $(seq 1 20); do app_exited && return 0; sleep 0.5; done
   echo "tmux e2e: the app did not quit on Ctrl+Q" >&2
   return 1
 }

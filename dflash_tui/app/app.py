@@ -148,6 +148,8 @@ class DflashApp(App):
 
     async def drain_service(self) -> None:
         for item in coalesce(self.service.poll()):
+            if not self.is_running:  # shutting down: the panes are being taken apart
+                return
             if isinstance(item, RequestUpdate):
                 await self.chat.apply_update(item)
                 self.stats_pane.apply_update(item)
