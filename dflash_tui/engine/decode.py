@@ -289,8 +289,9 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
             if out.stop_reason is None and cancel is not None and cancel.is_set():
                 out.stop_reason = "cancelled"
             continue
+        flush_start = time.perf_counter()
+        _flush_features(draft, state, features)  # paid by the plain tokens it covers, not by this cycle
         t0 = time.perf_counter()
-        _flush_features(draft, state, features)
         offset = len(state.tokens)
         q = None
         if propose is not None:
@@ -323,7 +324,7 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         last_cycle = (b, a, t0)
         if chunk:
             yield chunk
-        phases = {"draft": (t1 - t0) + (t5 - t4), "verify": t2 - t1, "rollback": t4 - t3,
+        phases = {"draft": (t1 - flush_start) + (t5 - t4), "verify": t2 - t1, "rollback": t4 - t3,
                   "other": t3 - t2 + (time.perf_counter() - t5)}
         yield rec.cycle(b - 1, a, used, phases, reason=reason, block_size=b)
     _flush_features(draft, state, features)

@@ -39,6 +39,7 @@ MEASURE_PLAIN_STEPS = 8
 FIRST_PLAIN_RUN = 16
 LONGEST_PLAIN_RUN = 512
 PROBE_BUDGET = 0.01  # share of decode time a losing re-probe may cost
+EXPLORE_GAIN = 1.1  # an untried size must promise this much over the best measured one
 RECENT_CYCLES = 8  # DFlash cycle costs kept per block size
 RECENT_STEPS = 32  # plain step costs kept
 ACCEPT_DECAY = 0.99  # per observed cycle; about the last 100 cycles count
@@ -150,16 +151,12 @@ class BlockPolicy:
             return Choice(1, self.last.reason if self.last.block_size == 1 else
                           f"auto: plain, re-probe after {self._plain_left} tokens", self._plain_left)
         plain_tps = self.tokens_per_second(1) or 0.0
-        measured = [b for b in self.dflash_sizes if self.measured(b)]
-        best = max(measured, key=lambda b: self.tokens_per_second(b) or 0.0)
+        best = self._best_size()
+        best_tps = self.tokens_per_second(best) or 0.0
+        tau = self.expected_tokens(best)
         if self._probe_due:
             self._probe_due = False
             return Choice(best, f"auto: re-probing DFlash b{best} after {self._last_run} plain tokens")
-        if (self.tokens_per_second(best) or 0.0) > plain_tps:
-            # DFlash pays at a measured size: sizes not tried yet compete with their estimated cost.
-            best = max(self.dflash_sizes, key=lambda b: self.tokens_per_second(b) or 0.0)
-        best_tps = self.tokens_per_second(best) or 0.0
-        tau = self.expected_tokens(best)
         if best_tps > plain_tps:
             self._last_run = 0
             return Choice(best, f"auto: b{best}, est {best_tps / plain_tps:.2f}x plain (tau {tau:.2f})")
@@ -167,6 +164,13 @@ class BlockPolicy:
         self._plain_left = self._last_run = run
         return Choice(1, f"auto: plain, best DFlash b{best} est {best_tps / plain_tps:.2f}x plain "
                          f"(tau {tau:.2f}); re-probe after {run} tokens", run)
+
+    def _best_size(self) -> int:
+        """The DFlash size with the best estimated tok/s; a size never run must promise EXPLORE_GAIN more."""
+        tps = {b: self.tokens_per_second(b) or 0.0 for b in self.dflash_sizes}
+        best = max((b for b in self.dflash_sizes if self.measured(b)), key=tps.get)
+        untried = [b for b in self.dflash_sizes if not self.measured(b) and tps[b] > EXPLORE_GAIN * tps[best]]
+        return max(untried, key=tps.get) if untried else best
 
     def _affordable_run(self, b: int) -> int:
         """Plain tokens between probes so that a probe at b that loses costs at most PROBE_BUDGET."""
