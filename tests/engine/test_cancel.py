@@ -35,9 +35,10 @@ def test_cancel_mid_generation_returns_promptly_and_the_engine_stays_usable(engi
         assert_greedy_parity(engine.target, next_ids, got.token_ids, want.token_ids)
 
 
-CLOSE_BUG = ("engine bug: Engine.generate does not reset on GeneratorExit; closed mid-reply, plain_generate never "
-             "updates state.tokens and plain_steps leaves its queued step in the cache, so the next turn reuses a "
-             "cache holding tokens state.tokens does not list")
+# Engine.generate does not reset on GeneratorExit: closed mid-reply, plain_generate never updates
+# state.tokens, and plain_steps (auto mode) leaves its queued step in the cache, so the next turn reuses
+# a cache holding tokens that state.tokens does not list.
+CLOSE_BUG = "engine bug: no reset when the caller closes the generator (see CLOSE_BUG's comment)"
 
 
 @pytest.mark.parametrize("closed_mode,next_mode", [

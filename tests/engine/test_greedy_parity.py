@@ -6,9 +6,9 @@ import pytest
 
 from dflash_tui.engine.decode import dflash_generate
 from dflash_tui.synthetic import SPECIAL_TOKENS
-from engine_testkit import (ALL_FAMILIES, PROMPTS, CycleStats, assert_greedy_parity, chat_ids, cut_at_stop,
-                            first_near_tie, force_drafts, forced_proposer, fresh_engine, reference_greedy, run_to_end,
-                            summary_of)
+from engine_testkit import (ALL_FAMILIES, PROMPTS, CycleStats, assert_consistent_stats, assert_greedy_parity,
+                            chat_ids, cut_at_stop, first_near_tie, force_drafts, forced_proposer, fresh_engine,
+                            reference_greedy, run_to_end, summary_of)
 
 B = 16
 
@@ -79,3 +79,18 @@ def test_prompt_longer_than_one_prefill_chunk_matches_mlx_lm_greedy(engine):
     reference = cut_at_stop(reference_greedy(engine.target, ids, 64), set(engine.tokenizer.eos_token_ids))
     assert_greedy_parity(engine.target, ids, summary.token_ids, reference)
     assert engine._state.context.length == len(engine._state.tokens)
+
+
+@pytest.mark.parametrize("block_size", [
+    pytest.param(1, marks=pytest.mark.xfail(strict=True, reason=(
+        "engine bug: mode dflash with block_size 1 (the settings dialog allows 0..64) reaches the plain-stretch "
+        "branch of dflash_generate with no policy: AttributeError on choice.plain_steps"))),
+    2, 4, 32])
+def test_user_chosen_block_size_decodes_the_greedy_output(engine, monkeypatch, block_size):
+    ids = chat_ids(engine, PROMPTS[0])
+    reference = force_drafts(monkeypatch, engine, ids, [0, block_size - 2, 1, 40], n=64 + 32)
+    events = list(engine.generate(ids, max_tokens=64, mode="dflash", block_size=block_size))
+    summary = summary_of(events)
+    assert_greedy_parity(engine.target, ids, summary.token_ids, reference[:64])
+    assert summary.block_size == block_size and len(summary.accept_histogram) == block_size
+    assert_consistent_stats(engine, events, block_size)

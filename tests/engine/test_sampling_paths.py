@@ -42,8 +42,8 @@ def test_seeded_sampling_repeats_itself_on_a_fresh_engine(engine, mode):
     first = summary_of(list(engine.generate(ids, max_tokens=40, mode=mode, sampling=sampling)))
     again = summary_of(list(fresh_engine(engine).generate(ids, max_tokens=40, mode=mode, sampling=sampling)))
     assert first.token_ids == again.token_ids
-    other = summary_of(list(fresh_engine(engine).generate(ids, max_tokens=40, mode=mode,
-                                                          sampling=SamplingParams(temperature=1.0, top_p=0.9, seed=12))))
+    reseeded = SamplingParams(temperature=1.0, top_p=0.9, seed=12)
+    other = summary_of(list(fresh_engine(engine).generate(ids, max_tokens=40, mode=mode, sampling=reseeded)))
     assert other.token_ids != first.token_ids  # the seed matters: these really are samples
 
 

@@ -3,45 +3,10 @@ max_tokens and stop tokens end generation exactly."""
 
 import pytest
 
-from engine_testkit import (PROMPTS, CycleStats, PrefillDone, TokenChunk, chat_ids, force_drafts, of_type,
+from engine_testkit import (PROMPTS, CycleStats, assert_consistent_stats, chat_ids, force_drafts, of_type,
                             streamed_ids, summary_of)
 
 B = 16
-
-
-def assert_consistent_stats(engine, events, block_size: int = B) -> None:
-    """Every summary number follows from the cycles; in auto mode plain steps are cycles that draft nothing."""
-    summary = summary_of(events)
-    cycles = of_type(events, CycleStats)
-    assert summary.cycles == len(cycles) > 0
-    assert [c.cycle for c in cycles] == list(range(1, len(cycles) + 1))
-    assert summary.generated_tokens == len(summary.token_ids) == len(streamed_ids(events))
-    decoded = engine.tokenizer.decode(summary.token_ids)
-    assert summary.text == decoded.removeprefix(" ")  # mlx-lm's BPE detokenizer drops a reply's leading space
-    assert "".join(e.text for e in of_type(events, TokenChunk)) == summary.text  # streamed text adds up
-    committed = [c.committed for c in cycles]
-    assert summary.tau == pytest.approx(sum(committed) / len(cycles))
-    if summary.stop_reason == "length":
-        assert sum(committed) == len(summary.token_ids) - 1  # the first token comes from the prefill
-    drafting = [c for c in cycles if c.drafted]
-    assert all(c.drafted == c.block_size - 1 and c.accepted <= c.drafted for c in drafting)
-    assert all(c.block_size == 1 and c.accepted == 0 and c.committed == 1 for c in cycles if not c.drafted)
-    assert summary.drafted == sum(c.drafted for c in cycles)
-    assert summary.accepted == sum(c.accepted for c in cycles)
-    assert summary.acceptance == pytest.approx(summary.accepted / summary.drafted)
-    assert sum(summary.accept_histogram) == len(drafting)
-    assert summary.accept_histogram == [sum(c.accepted == k for c in drafting) for k in range(block_size)]
-    assert all(c.committed == c.accepted + 1 for c in cycles[:-1])
-    assert 1 <= cycles[-1].committed <= cycles[-1].accepted + 1
-    assert [c.generated_tokens for c in cycles] == [sum(committed[:i + 1]) for i in range(len(cycles))]
-    assert set(summary.phase_s) == {"draft", "verify", "rollback", "other"}
-    assert all(t >= 0 for t in summary.phase_s.values())
-    assert all(t >= 0 for c in cycles for t in (c.draft_s, c.verify_s, c.rollback_s, c.other_s))
-    assert summary.prefill_s >= 0 and summary.ttft_s >= summary.prefill_s and summary.generation_s > 0
-    for phase, attr in (("draft", "draft_s"), ("verify", "verify_s"), ("rollback", "rollback_s")):
-        assert summary.phase_s[phase] == pytest.approx(sum(getattr(c, attr) for c in cycles))
-    [prefill] = of_type(events, PrefillDone)
-    assert (prefill.prompt_tokens, prefill.prefilled_tokens) == (summary.prompt_tokens, summary.prefilled_tokens)
 
 
 def test_stats_of_a_random_draft_run_agree_with_its_cycles(engine):
