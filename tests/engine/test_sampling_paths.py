@@ -63,3 +63,35 @@ def test_speculative_acceptance_emits_tokens_distributed_as_the_target(rule):
     expected = [n * x for x in p[0].tolist()]
     chi2 = sum((c - e) ** 2 / e for c, e in zip(counts, expected))
     assert chi2 < 18.47, f"counts {counts} vs expected {expected}"  # chi-square, 4 dof, p = 0.001
+
+
+@pytest.mark.parametrize("mode", ["dflash", "auto", "plain"])
+def test_greedy_with_repetition_penalty_matches_mlx_lm(engine, monkeypatch, mode):
+    """The penalty's history at each verify position includes the drafts before it, as one-by-one decoding would.
+
+    Drafts are the penalized reference, right for k tokens, so long acceptances are exercised.
+    """
+    from functools import partial
+
+    from mlx_lm.generate import generate_step
+    from mlx_lm.sample_utils import make_repetition_penalty
+
+    from dflash_tui.engine import session
+    from dflash_tui.engine.decode import dflash_generate
+    from dflash_tui.engine.sampling import SamplingParams
+    from engine_testkit import forced_proposer, greedy
+
+    ids = chat_ids(engine, PROMPTS[1])
+    steps = generate_step(mx.array(ids), engine.target.model, max_tokens=64 + 16, sampler=greedy,
+                          prompt_cache=engine.target.make_cache(),
+                          logits_processors=[make_repetition_penalty(1.5, 20)])
+    reference = [int(tok) for tok, _ in steps]
+    assert reference[:64] != reference_greedy(engine.target, ids, 64)  # the penalty really changes the output
+    propose, _ = forced_proposer(reference, len(ids), [15, 6, 0, 12, 3], engine.target.vocab_size)
+    monkeypatch.setattr(session, "dflash_generate", partial(dflash_generate, propose=propose))
+
+    events = list(engine.generate(ids, max_tokens=64, mode=mode, sampling=SamplingParams(repetition_penalty=1.5)))
+    summary = summary_of(events)
+    assert summary.token_ids == reference[:64]
+    if mode == "dflash":
+        assert max(c.accepted for c in of_type(events, CycleStats)) == 15
