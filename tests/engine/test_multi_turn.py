@@ -13,10 +13,18 @@ def next_turn(engine, first_prompt: list[int], reply: list[int], text: str) -> l
     return first_prompt + reply + closing + chat_ids(engine, text)
 
 
-def assert_matches_fresh_engine(engine, ids: list[int], got) -> None:
+def assert_cache_holds_the_reply(engine, prompt: list[int], reply: list[int]) -> int:
+    """The caches hold the prompt and the reply, except at most its last (staged) token; return how many."""
+    cached = engine._state.tokens
+    assert cached == (prompt + reply)[:len(cached)]
+    assert len(cached) >= len(prompt) + len(reply) - 1
+    return len(cached)
+
+
+def assert_matches_fresh_engine(engine, ids: list[int], got, mode: str = "dflash") -> None:
     """Same reply as a fresh engine; with the same tokens, the same caches and draft context too."""
     fresh = fresh_engine(engine)
-    want = summary_of(list(fresh.generate(ids, max_tokens=48)))
+    want = summary_of(list(fresh.generate(ids, max_tokens=48, mode=mode)))
     assert got.stop_reason == want.stop_reason
     assert_greedy_parity(engine.target, ids, got.token_ids, want.token_ids)
     if got.token_ids != want.token_ids:
@@ -24,34 +32,38 @@ def assert_matches_fresh_engine(engine, ids: list[int], got) -> None:
     reused, clean = engine._state, fresh._state
     assert reused.tokens == clean.tokens
     assert engine.target.cache_offset(reused.cache) == len(reused.tokens)
+    if mode == "plain":
+        return  # plain decoding keeps no draft context
     # a stale draft context would not change the output (the target decides), only acceptance: check it directly
     assert reused.context.length == clean.context.length == len(reused.tokens)
     for (k, v), (k0, v0) in zip(reused.context.kv(), clean.context.kv(), strict=True):
         assert k.shape == k0.shape and mx.allclose(k, k0, atol=1e-4).item() and mx.allclose(v, v0, atol=1e-4).item()
 
 
-@pytest.mark.parametrize("first_mode", ["dflash", "auto"])
-def test_second_turn_prefills_only_the_new_suffix_and_matches_a_fresh_engine(engine, first_mode):
+@pytest.mark.parametrize("first_mode,mode", [("dflash", "dflash"), ("auto", "dflash"), ("auto", "auto"),
+                                             ("plain", "plain")])
+def test_second_turn_prefills_only_the_new_suffix_and_matches_a_fresh_engine(engine, first_mode, mode):
     """Also after an auto turn, whose plain stretches must still feed the draft's context."""
     first_ids = chat_ids(engine, PROMPTS[0])
     first = summary_of(list(engine.generate(first_ids, max_tokens=24, mode=first_mode)))
     assert first.stop_reason == "length"
     ids = next_turn(engine, first_ids, first.token_ids, PROMPTS[1])
-    new_suffix = ids[len(first_ids) + len(first.token_ids) - 1:]  # the reply's last token was never run
+    new_suffix = ids[assert_cache_holds_the_reply(engine, first_ids, first.token_ids):]
 
-    events = list(engine.generate(ids, max_tokens=48))
+    events = list(engine.generate(ids, max_tokens=48, mode=mode))
     [prefill] = of_type(events, PrefillDone)
     assert prefill.prompt_tokens == len(ids)
     assert prefill.prefilled_tokens == len(new_suffix) < prefill.prompt_tokens
     summary = summary_of(events)
     assert summary.prefilled_tokens == len(new_suffix)
-    assert_matches_fresh_engine(engine, ids, summary)
+    assert_matches_fresh_engine(engine, ids, summary, mode)
 
     # and a third turn keeps going the same way
     third_ids = next_turn(engine, ids, summary.token_ids, PROMPTS[2])
-    third = summary_of(list(engine.generate(third_ids, max_tokens=48)))
-    assert third.prefilled_tokens == len(third_ids) - len(ids) - len(summary.token_ids) + 1
-    assert_matches_fresh_engine(engine, third_ids, third)
+    cached = assert_cache_holds_the_reply(engine, ids, summary.token_ids)
+    third = summary_of(list(engine.generate(third_ids, max_tokens=48, mode=mode)))
+    assert third.prefilled_tokens == len(third_ids) - cached
+    assert_matches_fresh_engine(engine, third_ids, third, mode)
 
 
 def test_prompt_diverging_from_the_cache_starts_over_or_trims_and_matches_a_fresh_engine(engine):
