@@ -15,10 +15,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from ..service import DecoderService, LoadFailed, LoadProgress, ModelReady, RequestUpdate, coalesce
-from ..settings import GenerationSettings, LoadedSettings, load_settings, save_settings
-from ..store import Store, StoreError
 from .. import paths
+from ..service import DecoderService, LoadFailed, LoadProgress, ModelReady, RequestUpdate, coalesce
+from ..settings import DEFAULT_THEME, GenerationSettings, LoadedSettings, load_settings, save_settings
+from ..store import Store, StoreError
 from .chat.code_blocks import code_blocks
 from .chat.export import export_conversation
 from .chat.message_view import MessageView
@@ -30,7 +30,6 @@ from .model_state import FAILED, LOADING, READY, ModelState
 from .models.pane import ModelsPane
 from .stats.pane import StatsPane
 from .themes import load_themes
-from ..settings import DEFAULT_THEME
 
 UI_TICK_S = 1 / 20
 
@@ -57,11 +56,11 @@ class DflashApp(App):
     ]
 
     def __init__(self, service: DecoderService, *, target: str | None = None, draft: str | None = None,
-                 no_draft: bool = False, loaded: LoadedSettings | None = None):
+                 no_draft: bool = False):
         super().__init__()
         self.service = service
         self.requested_pair = (target, draft, no_draft)
-        self.loaded_settings = loaded or load_settings()
+        self.loaded_settings = load_settings()
         self.settings = self.loaded_settings.settings
         self.model = ModelState()
         self._request_ids = itertools.count(1)
@@ -124,6 +123,7 @@ class DflashApp(App):
             self.notify(f"Theme “{wanted}” is not installed; using {DEFAULT_THEME}. Pick one with Ctrl+P → Theme.",
                         severity="warning", timeout=20)
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+            self.settings = replace(self.settings, theme=wanted)  # in memory only: the file is the user's
         self.theme = wanted
         self.theme_changed_signal.subscribe(self, lambda theme: self.save_setting(theme=theme.name))
 

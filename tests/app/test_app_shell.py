@@ -52,8 +52,10 @@ async def test_an_unknown_theme_name_falls_back_with_a_notice():
     paths.settings_path().parent.mkdir(parents=True)
     paths.settings_path().write_text('theme = "no-such-theme"')
     app = make_app()
-    async with app.run_test():
+    async with app.run_test() as pilot:
         assert app.told("“no-such-theme” is not installed") and app.theme == "dflash-dark"
+        await pilot.pause()
+    assert paths.settings_path().read_text() == 'theme = "no-such-theme"'  # not rewritten behind the user
 
 
 async def test_key_bindings_can_be_remapped_in_settings():

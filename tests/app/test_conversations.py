@@ -2,7 +2,7 @@
 
 import json
 
-from app_helpers import make_app, ready, send, type_text, wait_until
+from app_helpers import make_app, ready, send, wait_until
 
 from dflash_tui.app.chat.message_view import MessageView
 from dflash_tui.app.dialogs import ConfirmScreen, GenerationSettingsScreen, TextPromptScreen
