@@ -33,7 +33,7 @@ class GDNTape:
     state_before: mx.array  # [B, Hv, Dv, Dk] recurrent state before verify (fp32)
     qkv: mx.array  # [B, T, C] pre-conv inputs of the verified steps
     log_g_cum: mx.array  # [B, T, Hv] cumulative log decay
-    keys: mx.array  # [B, T, Hv, Dk]
+    keys: mx.array  # [B, T, Hk, Dk] (key heads; shared by Hv // Hk value heads) or [B, T, Hv, Dk]
     deltas: mx.array  # [B, T, Hv, Dv]
 
     @property
@@ -50,9 +50,11 @@ def recurrence_with_tape(q, k, v, log_g, beta, state):
     """The gated delta rule over T steps, also returning the per-step innovations.
 
     q, k: [B, T, Hk, Dk]; v: [B, T, Hv, Dv]; log_g, beta: [B, T, Hv]; state: [B, Hv, Dv, Dk].
+    The keys go on the tape at Hk heads (not repeated): it keeps the tape under 1 MiB per layer.
     """
     T = q.shape[1]
     Hv = v.shape[2]
+    tape_keys = k
     if (rep := Hv // q.shape[2]) > 1:
         q = mx.repeat(q, rep, axis=2)
         k = mx.repeat(k, rep, axis=2)
@@ -66,7 +68,7 @@ def recurrence_with_tape(q, k, v, log_g, beta, state):
         state = state + k[:, t, :, None, :] * delta[..., None]
         ys.append((state * q[:, t, :, None, :]).sum(axis=-1))
         deltas.append(delta)
-    return mx.stack(ys, axis=1), state, k, mx.stack(deltas, axis=1)
+    return mx.stack(ys, axis=1), state, tape_keys, mx.stack(deltas, axis=1)
 
 
 def gdn_forward_with_tape(layer, x: mx.array, cache) -> tuple[mx.array, GDNTape]:
@@ -116,7 +118,10 @@ def replay_state(tape: GDNTape, n: int) -> mx.array:
     L = tape.log_g_cum[:, :n]  # [B, n, Hv]
     L_n = L[:, -1]  # [B, Hv]
     weights = mx.exp(L_n[:, None, :] - L)  # [B, n, Hv]
-    update = mx.einsum("bth,bthv,bthk->bhvk", weights, tape.deltas[:, :n], tape.keys[:, :n])
+    keys = tape.keys[:, :n].astype(mx.float32)
+    if (rep := tape.deltas.shape[2] // keys.shape[2]) > 1:
+        keys = mx.repeat(keys, rep, axis=2)
+    update = mx.einsum("bth,bthv,bthk->bhvk", weights, tape.deltas[:, :n], keys)
     return mx.exp(L_n)[:, :, None, None] * tape.state_before + update
 
 

@@ -20,12 +20,7 @@ def qwen3_5_9b_gdn_layer():
     return GatedDeltaNet(args)
 
 
-@pytest.mark.parametrize("dtype", [
-    pytest.param(mx.float32, marks=pytest.mark.xfail(
-        strict=True, reason="engine bug: tape keeps keys repeated to the 32 value heads (256 KiB) instead of "
-                            "the 16 key heads; fp32 tape is 1.002 MiB (the CPU engine runs fp32)")),
-    mx.bfloat16,
-], ids=["float32", "bfloat16"])
+@pytest.mark.parametrize("dtype", [mx.float32, mx.bfloat16], ids=["float32", "bfloat16"])
 def test_rollback_tape_of_a_qwen3_5_9b_layer_stays_under_one_mib(qwen3_5_9b_gdn_layer, dtype):
     from mlx_lm.models.cache import ArraysCache
 
