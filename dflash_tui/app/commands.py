@@ -46,6 +46,7 @@ MODEL_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Delete highlighted model", "Shows the space freed and asks first", "delete_model"),
     ("Search the hub", "Find models and DFlash drafts on Hugging Face", "focus_search"),
     ("Refresh local models", "Rescan the Hugging Face cache and your folders", "refresh"),
+    ("Add a model folder", "List the models in a folder of yours too (kept in settings.toml)", "add_folder"),
 )
 
 

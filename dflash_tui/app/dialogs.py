@@ -53,7 +53,7 @@ class TextPromptScreen(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
         if not value:
-            self.notify("The name cannot be empty.", severity="warning")
+            self.notify("Type something first, or press Esc to cancel.", severity="warning")
             return
         self.dismiss(value)
 

@@ -4,7 +4,7 @@ import pytest
 from app_helpers import make_app, wait_until
 
 from dflash_tui.app.models.catalog import build_catalog
-from dflash_tui.settings import Settings, save_settings
+from dflash_tui.settings import Settings, load_settings, save_settings
 from dflash_tui.synthetic import build_draft, build_target
 
 
@@ -81,3 +81,21 @@ async def test_deleting_a_user_folder_model_explains_it_is_not_ours_to_delete(mo
         await pilot.press("delete")
         assert app.told("is a folder you added")
         assert (model_folder / "tiny-qwen3").is_dir()
+
+
+async def test_a_user_folder_added_in_the_pane_is_listed_and_remembered(model_folder):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        await pilot.press("a")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "/no/such/folder"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.told("/no/such/folder is not a folder")
+        await pilot.press("a")
+        await pilot.pause()
+        app.screen.query_one("Input").value = str(model_folder)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(app.models_pane.catalog.entries) == 3)
+    assert load_settings().settings.models.folders == [str(model_folder)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from ...hub.errors import HubError
 from ...hub.units import format_size
-from ..dialogs import ConfirmScreen
+from ..dialogs import ConfirmScreen, TextPromptScreen
 from ..model_state import HOW_TO_GET_ONE, ModelState
 from .catalog import Catalog, CatalogEntry, build_catalog, demo_pair, propose_draft
 
@@ -42,6 +43,7 @@ class ModelsPane(Vertical):
         Binding("p", "pull", "Pull", id="models.pull"),
         Binding("x", "cancel_pull", "Cancel pull", id="models.cancel_pull"),
         Binding("slash", "focus_search", "Search hub", id="models.search"),
+        Binding("a", "add_folder", "Add folder", id="models.add_folder"),
         Binding("r", "refresh", "Refresh", id="models.refresh", show=False),
     ]
 
@@ -55,7 +57,7 @@ class ModelsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="model-state", markup=False)
         yield Static("", id="model-choice", markup=False)
-        yield Label("Local models · t target · d draft · n no draft · l load · Del delete · r refresh")
+        yield Label("Local models · t target · d draft · n no draft · l load · Del delete · a add folder")
         table = DataTable(id="local-models", cursor_type="row", zebra_stripes=True)
         table.add_columns("Name", "Kind", "Family", "Size", "Quant", "Fits")
         yield table
@@ -161,8 +163,7 @@ class ModelsPane(Vertical):
             return
         target, draft = self.target.model.name, self.draft.model.name if self.draft else None
         self.app.load_model(target, draft)
-        models = self.app.settings.models
-        self.app.save_setting(models=type(models)(target, draft or "", models.folders))
+        self.app.save_setting(models=replace(self.app.settings.models, target=target, draft=draft or ""))
 
     def _show_choice(self) -> None:
         target = self.target.model.name if self.target else "– (t on a target)"
@@ -217,6 +218,22 @@ class ModelsPane(Vertical):
 
     def action_refresh(self) -> None:
         self.refresh_catalog()
+
+    def action_add_folder(self) -> None:
+        def add(folder: str | None) -> None:
+            if not folder:
+                return
+            path = Path(folder).expanduser()
+            if not path.is_dir():
+                self.app.notify(f"{path} is not a folder: give a model folder (with config.json) or a folder "
+                                "of model folders.", severity="error", timeout=15)
+                return
+            models = self.app.settings.models
+            if str(path) not in models.folders:
+                self.app.save_setting(models=replace(models, folders=[*models.folders, str(path)]))
+            self.refresh_catalog()
+
+        self.app.push_screen(TextPromptScreen("Add a folder of models (or one model folder)"), add)
 
     # hub: search and pull
 
