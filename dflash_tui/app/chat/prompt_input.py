@@ -18,7 +18,10 @@ class PromptInput(TextArea):
             self.text = text
 
     def __init__(self, send_keys: list[str], newline_keys: list[str], **kwargs):
-        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
+        placeholder = "Message · " + " · ".join(
+            f"{keys[0]} {what}" for keys, what in ((send_keys, "sends"), (newline_keys, "new line")) if keys)
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", placeholder=placeholder,
+                         **kwargs)
         self.send_keys = set(send_keys)
         self.newline_keys = set(newline_keys)
         self.prompt_history: list[str] = []
