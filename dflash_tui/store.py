@@ -263,6 +263,13 @@ class Store:
         )
         return [Message(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else None, r[6]) for r in rows]
 
+    @_translating_errors
+    def recent_prompts(self, limit: int = 200) -> list[str]:
+        """The user's latest prompts across all conversations, oldest first (for Up-arrow recall)."""
+        rows = self.connection.execute(
+            "SELECT content FROM messages WHERE role = 'user' ORDER BY id DESC LIMIT ?", (limit,))
+        return [row[0] for row in rows][::-1]
+
     # search
 
     @_translating_errors

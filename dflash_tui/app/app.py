@@ -108,6 +108,7 @@ class DflashApp(App):
         conversations = self.store.list_conversations()
         await self.chat.show_conversation(conversations[0] if conversations else None)
         await self.chat.refresh_sidebar()
+        self.chat.prompt.prompt_history = self.store.recent_prompts()
         self.chat.prompt.focus()
         self.set_interval(UI_TICK_S, self.drain_service)
         self.models_pane.start_with(*self.requested_pair)

@@ -52,6 +52,7 @@ async def test_up_recalls_earlier_prompts_and_down_returns_to_the_draft():
     async with app.run_test() as pilot:
         await ready(pilot)
         await send(pilot, "first")
+        await pilot.press("ctrl+n")
         await send(pilot, "second")
         await type_text(pilot, "draft")
         await pilot.press("up")
@@ -60,6 +61,10 @@ async def test_up_recalls_earlier_prompts_and_down_returns_to_the_draft():
         assert app.chat.prompt.text == "first"
         await pilot.press("down", "down")
         assert app.chat.prompt.text == "draft"
+    again = make_app()
+    async with again.run_test() as pilot:
+        await pilot.press("up")
+        assert again.chat.prompt.text == "second"
 
 
 async def test_escape_stops_generation_and_keeps_the_partial_reply_marked_stopped():

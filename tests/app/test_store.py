@@ -105,3 +105,11 @@ def test_database_from_a_newer_version_is_refused_clearly():
     db.close()
     with pytest.raises(StoreError, match="newer dflash-tui"):
         Store.open(path)
+
+
+def test_recent_prompts_span_conversations_oldest_first(store):
+    a, b = store.create_conversation(), store.create_conversation()
+    store.add_message(a.id, "user", "one")
+    store.add_message(a.id, "assistant", "reply")
+    store.add_message(b.id, "user", "two")
+    assert store.recent_prompts() == ["one", "two"] and store.recent_prompts(limit=1) == ["two"]

@@ -102,7 +102,6 @@ class ChatPane(Horizontal):
             earlier.display = bool(self._unmounted)
             await log.mount(help_text, earlier, *[MessageView(m) for m in shown])
         log.scroll_end(animate=False)
-        self.prompt.prompt_history = [m.content for m in messages if m.role == "user"]
         self.update_status()
 
     async def load_earlier(self) -> None:
