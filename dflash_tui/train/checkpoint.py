@@ -24,13 +24,18 @@ STATE_FILE = "trainer/state.json"
 OPTIMIZER_FILE = "trainer/optimizer.safetensors"
 
 
-def save_draft(out: Path, draft, config: dict, target_path: Path | None = None) -> None:
-    """config.json + bf16 model.safetensors (+ the target's tokenizer files)."""
+def save_model_bf16(out: Path, model, config: dict) -> None:
+    """config.json + model.safetensors in bf16 (how published checkpoints ship)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.astype(mx.bfloat16) for k, v in tree_flatten(draft.parameters())}
+    weights = {k: v.astype(mx.bfloat16) for k, v in tree_flatten(model.parameters())}
     mx.save_safetensors(str(out / "model.safetensors"), weights, metadata={"format": "mlx"})
     (out / "config.json").write_text(json.dumps({**config, "torch_dtype": "bfloat16"}, indent=2))
+
+
+def save_draft(out: Path, draft, config: dict, target_path: Path | None = None) -> None:
+    """The draft checkpoint (+ the target's tokenizer files)."""
+    save_model_bf16(out, draft, config)
     for name in TOKENIZER_FILES if target_path is not None else ():
         if (Path(target_path) / name).is_file():
             shutil.copyfile(Path(target_path) / name, out / name)

@@ -20,7 +20,6 @@ SECTION_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+])\1{3,}\s*$")
 DIRECTIVE = re.compile(r"^(\s*)\.\. ([\w:]+)::\s*(.*)$")
 ROLE_WITH_TARGET = re.compile(r":[\w:]+:`([^`<]*?)\s*<[^>]*>`")
 ROLE = re.compile(r":[\w:]+:`~?([^`]*)`")
-TILDE_NAME = re.compile(r"(?:\w+\.)+(\w+)")
 
 
 def clean_inline(text: str) -> str:

@@ -12,7 +12,6 @@ smoke test. The app never runs this.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ..mlx_setup import import_mlx
 from ..synthetic import target_config, train_tokenizer
 from . import loop
 from .chat_data import batches, load_sequences, read_records
+from .checkpoint import TOKENIZER_FILES, save_model_bf16
 
 mx = import_mlx()
 import mlx.nn as nn  # noqa: E402
@@ -28,7 +28,6 @@ from mlx.utils import tree_flatten  # noqa: E402
 DEMO_SHAPE = dict(hidden_size=256, num_layers=4, heads=4, kv_heads=2, intermediate_size=768,
                   tie_embeddings=True)
 DEMO_VOCAB = 4096
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 
 def chat_texts(corpus: Path):
@@ -43,13 +42,6 @@ def lm_loss(model, ids, mask):
     weight = mask[:, 1:].astype(mx.float32)
     ce = nn.losses.cross_entropy(logits.astype(mx.float32), targets) * weight
     return ce.sum() / mx.maximum(weight.sum(), 1.0)
-
-
-def save_model(model, config: dict, out: Path, dtype=None) -> None:
-    dtype = dtype or mx.bfloat16
-    weights = {k: v.astype(dtype) for k, v in tree_flatten(model.parameters())}
-    mx.save_safetensors(str(out / "model.safetensors"), weights, metadata={"format": "mlx"})
-    (out / "config.json").write_text(json.dumps({**config, "torch_dtype": "bfloat16"}, indent=2))
 
 
 def train_demo_target(corpus: Path, out: Path, settings: loop.LoopSettings, *, batch_size: int = 64,
@@ -80,7 +72,7 @@ def train_demo_target(corpus: Path, out: Path, settings: loop.LoopSettings, *, b
     data = (((mx.array(ids), mx.array(mask)), ids.size)
             for ids, mask in batches(seqs, batch_size, seq_len, pad, random.Random(seed)))
     loop.run(model, lm_loss, data, settings)
-    save_model(model, config, out)
+    save_model_bf16(out, model, config)
     return out
 
 

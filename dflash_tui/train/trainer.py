@@ -60,7 +60,9 @@ class DraftTraining:
     time_budget_s: float | None = None
     target_dtype: str | None = None  # e.g. "float32" to train against the precision the draft will run with
     seed: int = 0
+    log_every: int = 50
     log: list = field(default_factory=list)  # eval results, filled during training
+    losses: list = field(default_factory=list)  # mean loss per log_every steps, filled during training
 
 
 def load_target(path: Path, dtype: str | None = None):
@@ -123,7 +125,7 @@ def train_draft(target_path: Path, data_paths: list[Path], out: Path, shape: Dra
     mx.random.seed(run.seed)
     draft = DFlashDraftModel(DraftConfig.from_dict(config))
     settings = loop.LoopSettings(steps=run.steps, lr=run.lr, warmup=run.warmup, every=run.eval_every,
-                                 time_budget_s=run.time_budget_s)
+                                 log_every=run.log_every, time_budget_s=run.time_budget_s)
     optimizer = loop.make_optimizer(settings)
     start_step = load_training_state(resume, draft, optimizer)["step"] if resume else 0
     seqs = [s for path in data_paths for s in load_sequences(path, tokenizer, run.seq_len)]
@@ -147,6 +149,6 @@ def train_draft(target_path: Path, data_paths: list[Path], out: Path, shape: Dra
                 f"{result['all']['acceptance']:.1%} ({time.perf_counter() - started:.0f}s)")
 
     data = make_batches(target, draft, seqs, run, pad_id)
-    loop.run(draft, loss_for(target, run, draft.config.block_size), data, settings, optimizer=optimizer,
-             start_step=start_step, periodic=checkpoint)
+    run.losses += loop.run(draft, loss_for(target, run, draft.config.block_size), data, settings,
+                           optimizer=optimizer, start_step=start_step, periodic=checkpoint)
     return Path(out)

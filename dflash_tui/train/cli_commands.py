@@ -1,0 +1,87 @@
+"""`dflash-tui train-draft`: argparse wiring for the draft trainer (the work is in trainer.py).
+
+    dflash-tui train-draft --target PATH --data chats.jsonl --out my-draft
+    dflash-tui train-draft --target PATH --generate-from prompts.jsonl --out my-draft --eval-prompts held.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_DATA_NOTE = "JSONL chats ({\"messages\": [...]}), token ids ({\"ids\", \"loss_from\"}) or plain text"
+
+
+def add_train_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train-draft", help="train a DFlash v1 draft for a target that has none",
+        description="Train a DFlash v1 draft for a frozen mlx-lm target (qwen3, llama, qwen3_5, ...) and write "
+                    "it in the z-lab layout, loadable like any published draft.")
+    data = p.add_argument_group("data")
+    data.add_argument("--target", type=Path, required=True, help="the target model folder")
+    data.add_argument("--data", type=Path, action="append", default=[], help=DEFAULT_DATA_NOTE + "; repeatable")
+    data.add_argument("--generate-from", type=Path,
+                      help="prompts JSONL ({\"prompt\"} or chats): train on the target's own greedy answers "
+                           "to them (written to OUT/self_distill.jsonl first; the best data for acceptance)")
+    data.add_argument("--max-answer-tokens", type=int, default=256)
+    data.add_argument("--out", type=Path, required=True, help="checkpoint folder (written at every eval)")
+    shape = p.add_argument_group("draft shape")
+    shape.add_argument("--layers", type=int, default=2)
+    shape.add_argument("--taps", help="target layer ids to fuse, e.g. 1,2,3 (default: z-lab's rule)")
+    shape.add_argument("--block-size", type=int, default=16)
+    shape.add_argument("--intermediate-size", type=int)
+    shape.add_argument("--mask-token", default="<|mask|>", help="a token of the target's tokenizer")
+    train = p.add_argument_group("training")
+    train.add_argument("--steps", type=int, default=2000)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--seq-len", type=int, default=512)
+    train.add_argument("--blocks-per-row", type=int, default=16, help="anchored blocks per sequence")
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--gamma", type=float, help="position-weight decay (default 7 for block size 16)")
+    train.add_argument("--loss", choices=("ce", "distill"), default="ce",
+                       help="ce on the data tokens, or distillation on the target's logits")
+    train.add_argument("--time-budget", type=float, help="seconds; the schedule ends with it")
+    train.add_argument("--target-dtype", help="e.g. float32: train against the precision you will run")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--eval-prompts", type=Path, help="held-out prompts JSONL for the periodic tau")
+    train.add_argument("--eval-every", type=int, default=500)
+    train.add_argument("--resume", type=Path, help="a checkpoint folder written by an earlier run")
+    p.set_defaults(func=run_train_draft)
+    return p
+
+
+def run_train_draft(args: argparse.Namespace) -> int:
+    from ..engine.errors import ModelLoadError
+    from .self_distill import generate_from_file
+    from .trainer import DraftShape, DraftTraining, load_target, train_draft
+
+    if not args.data and not args.generate_from:
+        print("train-draft: give --data and/or --generate-from", file=sys.stderr)
+        return 2
+    taps = [int(x) for x in args.taps.split(",")] if args.taps else None
+    shape = DraftShape(num_layers=args.layers, target_layer_ids=taps, block_size=args.block_size,
+                       intermediate_size=args.intermediate_size, mask_token=args.mask_token)
+    run = DraftTraining(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
+                        blocks_per_row=args.blocks_per_row, lr=args.lr, gamma=args.gamma,
+                        distill=args.loss == "distill", eval_every=args.eval_every,
+                        time_budget_s=args.time_budget, target_dtype=args.target_dtype, seed=args.seed)
+    data = list(args.data)
+    try:
+        if args.generate_from:
+            args.out.mkdir(parents=True, exist_ok=True)
+            answers = args.out / "self_distill.jsonl"
+            target, tokenizer, _ = load_target(args.target, args.target_dtype)
+            generate_from_file(target.model, tokenizer, args.generate_from, answers,
+                               max_tokens=args.max_answer_tokens)
+            data.append(answers)
+        train_draft(args.target, data, args.out, shape, run, eval_prompts_path=args.eval_prompts,
+                    resume=args.resume)
+    except (ModelLoadError, ValueError, FileNotFoundError) as e:
+        print(f"train-draft: {e}", file=sys.stderr)
+        return 2
+    if run.log:
+        print(json.dumps(run.log[-1]))
+    print(f"draft written to {args.out}")
+    return 0

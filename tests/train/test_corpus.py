@@ -1,0 +1,39 @@
+"""Corpus building: reST clean-up, man-page sections, and a held-out split that never leaks."""
+
+from dflash_tui.train.corpus import split_heldout
+from dflash_tui.train.corpus_items import QAItem, clip_answer
+from dflash_tui.train.corpus_manpages import sections
+from dflash_tui.train.corpus_python_docs import api_items, clean_inline
+from dflash_tui.train.novel_prompts import invent_prompts
+
+
+def test_rest_roles_and_literals_become_plain_text():
+    # the full dotted name is kept (Sphinx would show only "copy"): answers read better with it
+    assert clean_inline("Use :func:`~shutil.copy` or ``cp``, see :ref:`the guide <copying>`.") == \
+        "Use shutil.copy or cp, see the guide."
+
+
+def test_api_directive_becomes_an_item_named_with_its_module():
+    text = ".. module:: shutil\n\n.. function:: copyfile(src, dst)\n\n   Copy the contents of *src* to *dst*.\n\n" \
+           "   .. versionchanged:: 3.3\n      Added things.\n"
+    (item,) = api_items(text, "library/shutil.rst.txt")
+    assert item.name == "shutil.copyfile" and item.answer == "shutil.copyfile(src, dst)\n\nCopy the contents of src to dst."
+
+
+def test_man_sections_split_on_headings():
+    parts = sections("NAME\n       ls - list directory contents\nDESCRIPTION\n       List information.\n")
+    assert parts == {"NAME": ["ls - list directory contents"], "DESCRIPTION": ["List information."]}
+
+
+def test_clip_answer_keeps_whole_paragraphs():
+    assert clip_answer(["a" * 50, "b" * 50, "c" * 50], limit=110) == "a" * 50 + "\n\n" + "b" * 50
+
+
+def test_heldout_subjects_never_reach_training_or_invented_prompts():
+    items = [QAItem(c, f"{c}-thing{i}", "k", "answer", "src") for c in ("python-api", "general") for i in range(10)]
+    items.append(QAItem("python-api", "python-api-thing0", "k", "second answer", "src"))
+    train, heldout = split_heldout(items, per_category=2)
+    held = {i.name for i in heldout}
+    assert len(heldout) == 4 and not held & {i.name for i in train}
+    invented = invent_prompts([(i.category, i.question()) for i in train], {n.lower() for n in held}, 30)
+    assert not any(n in p["messages"][0]["content"].split() for p in invented for n in held)

@@ -1,0 +1,31 @@
+"""The embedded pair ships inside the package, fits the size budget, and chats offline."""
+
+from dflash_tui.demo import demo_available, demo_draft_path, demo_heldout_prompts_path, demo_target_path
+from dflash_tui.train.evaluate import load_prompts
+
+SIZE_BUDGET_BYTES = 12_000_000
+
+
+def test_demo_pair_is_installed_within_its_size_budget():
+    assert demo_available()
+    size = sum(f.stat().st_size for folder in (demo_target_path(), demo_draft_path()) for f in folder.iterdir())
+    assert size <= SIZE_BUDGET_BYTES
+
+
+def test_demo_pair_loads_and_generates_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from dflash_tui.engine.session import Engine
+
+    engine = Engine.load(demo_target_path(), demo_draft_path())
+    ids = engine.encode_chat([{"role": "user", "content": "What does the ls command do?"}])
+    dflash = list(engine.generate(ids, max_tokens=24, mode="dflash"))[-1]
+    engine.reset()
+    plain = list(engine.generate(ids, max_tokens=24, mode="plain"))[-1]
+    assert dflash.error == "" and dflash.generated_tokens > 0 and dflash.text.strip()
+    assert dflash.token_ids == plain.token_ids
+
+
+def test_heldout_prompts_cover_four_categories_and_never_appear_in_training_questions():
+    prompts = load_prompts(demo_heldout_prompts_path())
+    categories = {p["category"] for p in prompts}
+    assert len(prompts) >= 50 and categories == {"python-api", "unix-command", "c-function", "general"}

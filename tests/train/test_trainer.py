@@ -1,0 +1,49 @@
+"""The trainer learns, writes a checkpoint the engine loads like a published draft, and resumes."""
+
+import json
+
+from dflash_tui.mlx_setup import import_mlx
+
+mx = import_mlx()
+
+from dflash_tui.engine.draft import load_draft  # noqa: E402
+from dflash_tui.engine.session import Engine  # noqa: E402
+from dflash_tui.train.checkpoint import STATE_FILE  # noqa: E402
+from dflash_tui.train.evaluate import heldout_tau  # noqa: E402
+from dflash_tui.train.trainer import DraftShape, DraftTraining, train_draft  # noqa: E402
+
+SHAPE = DraftShape(num_layers=1, target_layer_ids=[1, 3], intermediate_size=128)
+
+
+def small_run(steps, **kw) -> DraftTraining:
+    return DraftTraining(steps=steps, batch_size=4, seq_len=64, blocks_per_row=8, lr=3e-3, warmup=2,
+                         eval_every=0, **kw)
+
+
+def test_loss_falls_in_a_few_steps(tiny_target, chats_file, tmp_path):
+    # a short plateau (~60 steps) precedes the fall: the draft first learns to read its context
+    run = small_run(120, log_every=10)
+    train_draft(tiny_target, [chats_file], tmp_path / "draft", DraftShape(2, [1, 3], intermediate_size=192), run)
+    assert run.losses[-1] < 0.5 * run.losses[0], run.losses
+
+
+def test_checkpoint_round_trips_through_the_engines_loader(tiny_target, chats_file, tmp_path):
+    out = tmp_path / "draft"
+    train_draft(tiny_target, [chats_file], out, SHAPE, small_run(3))
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["DFlashDraftModel"] and config["block_size"] == 16
+    assert config["dflash_config"]["target_layer_ids"] == [1, 3]
+    loaded = load_draft(out)
+    engine = Engine.load(tiny_target, out)
+    assert engine.has_draft and loaded.config.mask_token_id == engine.tokenizer.convert_tokens_to_ids("<|mask|>")
+    result = heldout_tau(engine, [{"messages": [{"role": "user", "content": "What does ls do?"}],
+                                   "category": "unix"}], max_tokens=8)
+    assert result["by_category"]["unix"]["tokens"] > 0
+
+
+def test_resume_continues_from_the_saved_step(tiny_target, chats_file, tmp_path):
+    out = tmp_path / "draft"
+    train_draft(tiny_target, [chats_file], out, SHAPE, small_run(3))
+    assert json.loads((out / STATE_FILE).read_text())["step"] == 3
+    train_draft(tiny_target, [chats_file], out, SHAPE, small_run(5), resume=out)
+    assert json.loads((out / STATE_FILE).read_text())["step"] == 5
