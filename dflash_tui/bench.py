@@ -33,6 +33,7 @@ class ModeResult:
     phase_share: dict[str, float] = field(default_factory=dict)
     overhead_share: float = 0.0
     peak_memory_mb: float = 0.0
+    best_generation_tps: float = 0.0  # the fastest run: the least disturbed by other work on the machine
 
 
 @dataclass
@@ -61,6 +62,7 @@ def _median_result(runs: list[GenerationSummary]) -> ModeResult:
         phase_share=share,
         overhead_share=share["rollback"] + share["other"],
         peak_memory_mb=max(r.peak_memory_bytes for r in runs) / 2**20,
+        best_generation_tps=max(r.generation_tps for r in runs),
     )
 
 
@@ -130,19 +132,23 @@ class PolicyResult:
     auto: ModeResult
     fixed: dict[int, ModeResult]  # block size -> result
     auto_blocks: dict[int, int] = field(default_factory=dict)  # tokens per block size in auto's median run
+    stat: str = "median"  # which tok/s the ratios compare: "median" or "best" (fastest run)
+
+    def tps(self, result: ModeResult) -> float:
+        return result.best_generation_tps if self.stat == "best" else result.generation_tps
 
     @property
     def best_fixed(self) -> int:
-        return max(self.fixed, key=lambda b: self.fixed[b].generation_tps)
+        return max(self.fixed, key=lambda b: self.tps(self.fixed[b]))
 
     @property
     def auto_vs_plain(self) -> float:
-        return self.auto.generation_tps / self.plain.generation_tps if self.plain.generation_tps else 0.0
+        return self.tps(self.auto) / self.tps(self.plain) if self.tps(self.plain) else 0.0
 
     @property
     def auto_vs_best_fixed(self) -> float:
-        best = self.fixed[self.best_fixed].generation_tps
-        return self.auto.generation_tps / best if best else 0.0
+        best = self.tps(self.fixed[self.best_fixed])
+        return self.tps(self.auto) / best if best else 0.0
 
 
 def policy_block_sizes(engine) -> list[int]:
@@ -153,8 +159,12 @@ def policy_block_sizes(engine) -> list[int]:
 
 def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int = 128,
                      block_sizes: list[int] | None = None, progress=print, temperature: float = 0.0,
-                     seed: int | None = None) -> list[PolicyResult]:
-    """Plain, auto and each fixed block size on the same prompts, interleaved run by run."""
+                     seed: int | None = None, stat: str = "median") -> list[PolicyResult]:
+    """Plain, auto and each fixed block size on the same prompts, interleaved run by run.
+
+    The engine's drafting policy is per session, so it carries what it learnt from one run (and prompt)
+    to the next, as it does across the turns of a chat.
+    """
     block_sizes = block_sizes or policy_block_sizes(engine)
     variants = [("plain", MODE_PLAIN, None), ("auto", MODE_AUTO, None)] + \
         [(f"b{b}", MODE_DFLASH, b) for b in block_sizes]
@@ -172,7 +182,7 @@ def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int 
         autos = sorted(per["auto"], key=lambda r: r.generation_tps)
         result = PolicyResult(prompt, _median_result(per["plain"]), _median_result(per["auto"]),
                               {b: _median_result(per[f"b{b}"]) for b in block_sizes},
-                              dict(autos[len(autos) // 2].block_tokens))
+                              dict(autos[len(autos) // 2].block_tokens), stat)
         results.append(result)
         progress(f"  {prompt[:50]!r}: auto {result.auto_vs_plain:.2f}x plain, "
                  f"{result.auto_vs_best_fixed:.2f}x best fixed (b{result.best_fixed})")
@@ -183,11 +193,12 @@ def format_policy_table(results: list[PolicyResult]) -> str:
     sizes = sorted(results[0].fixed) if results else []
     head = f"{'prompt':<30} {'plain':>7} {'auto':>7} " + " ".join(f"{'b' + str(b):>7}" for b in sizes) + \
         f" {'auto/plain':>10} {'auto/best':>9}  auto tokens per block size"
-    lines = ["tok/s (median)", head, "-" * len(head)]
+    stat = results[0].stat if results else "median"
+    lines = [f"tok/s ({'fastest run' if stat == 'best' else 'median'})", head, "-" * len(head)]
     for r in results:
-        fixed = " ".join(f"{r.fixed[b].generation_tps:>7.1f}" for b in sizes)
+        fixed = " ".join(f"{r.tps(r.fixed[b]):>7.1f}" for b in sizes)
         used = ", ".join(f"{'plain' if b == 1 else 'b' + str(b)}:{n}" for b, n in sorted(r.auto_blocks.items()))
-        lines.append(f"{r.prompt[:30]:<30} {r.plain.generation_tps:>7.1f} {r.auto.generation_tps:>7.1f} {fixed} "
+        lines.append(f"{r.prompt[:30]:<30} {r.tps(r.plain):>7.1f} {r.tps(r.auto):>7.1f} {fixed} "
                      f"{r.auto_vs_plain:>9.3f}x {r.auto_vs_best_fixed:>8.3f}x  {used}")
     if results:
         lines.append("-" * len(head))
@@ -203,7 +214,7 @@ def policy_to_json(results: list[PolicyResult], meta: dict) -> str:
                      "fixed": {str(b): asdict(m) for b, m in r.fixed.items()},
                      "auto_block_tokens": {str(b): n for b, n in r.auto_blocks.items()},
                      "auto_vs_plain": r.auto_vs_plain, "auto_vs_best_fixed": r.auto_vs_best_fixed,
-                     "best_fixed": r.best_fixed} for r in results],
+                     "best_fixed": r.best_fixed, "stat": r.stat} for r in results],
         "worst_auto_vs_plain": min((r.auto_vs_plain for r in results), default=None),
         "worst_auto_vs_best_fixed": min((r.auto_vs_best_fixed for r in results), default=None),
     }, indent=2)

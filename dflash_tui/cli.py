@@ -122,7 +122,7 @@ def _bench_policy(args, engine, prompts: list[str]) -> int:
     sizes = [int(b) for b in args.block_sizes.split(",")] if args.block_sizes else None
     results = run_policy_bench(engine, prompts, runs=args.runs, max_tokens=args.max_tokens, block_sizes=sizes,
                                progress=lambda m: print(m, file=sys.stderr), temperature=args.temperature,
-                               seed=args.seed)
+                               seed=args.seed, stat=args.stat)
     print(format_policy_table(results))
     payload = policy_to_json(results, {"target": engine.target_name, "draft": engine.draft_name,
                                        "runs": args.runs, "max_tokens": args.max_tokens,
@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--policy", action="store_true",
                        help="compare the auto drafting policy with plain decoding and each fixed block size")
     bench.add_argument("--block-sizes", help="with --policy: comma-separated fixed block sizes (default 4,8,16)")
+    bench.add_argument("--stat", choices=["median", "best"], default="median",
+                       help="with --policy: compare median runs, or each variant's fastest run (busy machines)")
     _sampling_args(bench)
     bench.add_argument("--json", help="write the JSON here instead of stdout")
     bench.set_defaults(func=cmd_bench)

@@ -39,11 +39,22 @@ GREEDY = SamplingParams()
 
 @dataclass
 class DecodeState:
-    """Target cache + draft context covering exactly `tokens`."""
+    """Target cache + draft context covering exactly `tokens`.
+
+    Tokens decoded by plain steps reach the draft context lazily: their tap
+    features wait in `pending` until a DFlash cycle (or a prefill) needs them.
+    """
 
     cache: list
     tokens: list[int] = field(default_factory=list)
     context: DraftContext | None = None
+    pending: list = field(default_factory=list)  # tap features [1, n, F] of the last tokens, not in context yet
+
+    def draft_covered(self) -> int:
+        """Tokens the draft context holds or will hold once `pending` is flushed."""
+        if self.context is None:
+            return 0
+        return self.context.length + sum(f.shape[1] for f in self.pending)
 
 
 def accept_greedy(drafts: list[int], posterior: list[int]) -> int:
@@ -99,6 +110,8 @@ def prefill(target: TargetAdapter, draft: DFlashDraftModel | None, state: Decode
             chunk: int = PREFILL_CHUNK) -> mx.array:
     """Run new_tokens through the target (and the draft's context); return the last logits."""
     taps = draft.config.target_layer_ids if draft is not None else []
+    if draft is not None:
+        flush_pending(draft, state)
     logits = None
     for start in range(0, len(new_tokens), chunk):
         piece = new_tokens[start:start + chunk]
@@ -157,14 +170,13 @@ def _undo_last_step(cache: list, saved: list) -> None:
 
 
 def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: int, taps: list[int],
-                sampling: SamplingParams, keys: KeyStream, features: list,
-                should_stop: Callable[[], bool]) -> Iterator[int]:
+                sampling: SamplingParams, keys: KeyStream, should_stop: Callable[[], bool]) -> Iterator[int]:
     """Decode up to `steps` tokens one at a time, yielding each; `staged` is fed first.
 
     Runs one step ahead like mlx-lm's generate_step (the next forward is queued
     before the current token is read), and undoes that step when should_stop()
     turns true after a yield. Appends each fed token to state.tokens and its
-    tap features to `features`; the last yielded token stays staged.
+    tap features (when taps are given) to state.pending; the last yielded token stays staged.
     """
     C = sampling.repetition_context
     hist = history_rows(state.tokens[-C:] + [staged], [], 1, C) if sampling.penalized else None
@@ -196,7 +208,7 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
         tok = int(token.item())
         state.tokens.append(fed)
         if feats is not None:
-            features.append(feats)
+            state.pending.append(feats)
         fed = tok
         yield tok
         if should_stop():
@@ -205,13 +217,13 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
             return
 
 
-def _flush_features(draft: DFlashDraftModel, state: DecodeState, features: list) -> None:
+def flush_pending(draft: DFlashDraftModel, state: DecodeState) -> None:
     """Give the draft the context of tokens decoded by plain steps."""
-    if features:
-        feats = mx.concatenate(features, axis=1)
+    if state.pending and state.context is not None:
+        feats = mx.concatenate(state.pending, axis=1)
         state.context.append(draft.context_kv(draft.fuse(feats), state.context.length))
         mx.eval(state.context.arrays())
-        features.clear()
+    state.pending.clear()
 
 
 def _choose_tokens(logits: mx.array, drafts: list[int], q: mx.array | None, state: DecodeState, staged: int,
@@ -255,7 +267,6 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         yield chunk
     taps = draft.config.target_layer_ids
     run_draft = draft_logits(target, draft, state)
-    features: list = []  # tap features of plain-decoded tokens the draft has not seen yet
     stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
     last_cycle = None  # (block size, accepted, start time): costed when the next cycle starts
     while out.stop_reason is None:
@@ -273,8 +284,7 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
             step_start = time.perf_counter()
             intervals = []  # step to step, from the first token on: the pipeline's fill left out
             steps = 0
-            for tok in plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, features,
-                                   stopping):
+            for tok in plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, stopping):
                 t = time.perf_counter()
                 if steps:
                     intervals.append(t - step_start)
@@ -290,7 +300,7 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
                 out.stop_reason = "cancelled"
             continue
         flush_start = time.perf_counter()
-        _flush_features(draft, state, features)  # paid by the plain tokens it covers, not by this cycle
+        flush_pending(draft, state)  # paid by the plain tokens it covers, not by this cycle
         t0 = time.perf_counter()
         offset = len(state.tokens)
         q = None
@@ -327,7 +337,6 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         phases = {"draft": (t1 - flush_start) + (t5 - t4), "verify": t2 - t1, "rollback": t4 - t3,
                   "other": t3 - t2 + (time.perf_counter() - t5)}
         yield rec.cycle(b - 1, a, used, phases, reason=reason, block_size=b)
-    _flush_features(draft, state, features)
     if policy is not None:
         rec.reason = f"{policy.last.reason} [{policy.summary()}]"
     tail = out.finish()
@@ -393,6 +402,7 @@ def plain_generate(target: TargetAdapter, tokenizer, state: DecodeState, new_tok
         state.tokens = []  # unknown cache contents: the next request starts over
         state.cache = target.make_cache()
     state.context = None  # the draft saw none of this: a later DFlash turn re-prefills
+    state.pending.clear()
     tail = out.finish()
     if tail:
         yield tail
@@ -406,6 +416,7 @@ def _plain_sampled(target: TargetAdapter, tokenizer, state: DecodeState, new_tok
     rec = StatsRecorder(MODE_PLAIN, 1)
     out = _Emitter(tokenizer, stop_ids, max_tokens)
     state.context = None  # the draft sees none of this: a later DFlash turn re-prefills
+    state.pending.clear()
     logits = prefill(target, None, state, new_tokens)
     staged = first_token(logits, state, sampling, keys)
     rec.prefill_done(prompt_len, len(new_tokens))
@@ -417,7 +428,7 @@ def _plain_sampled(target: TargetAdapter, tokenizer, state: DecodeState, new_tok
     stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
     last = time.perf_counter()
     if out.stop_reason is None:
-        for tok in plain_steps(target, state, staged, max_tokens, [], sampling, keys, [], stopping):
+        for tok in plain_steps(target, state, staged, max_tokens, [], sampling, keys, stopping):
             _, chunk = out.take([tok])
             if chunk:
                 yield chunk

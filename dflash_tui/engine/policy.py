@@ -18,7 +18,10 @@ It keeps two kinds of measurements from real cycles:
   the rate of the position before, which positions never reached inherit), and the expected tokens of a
   cycle at block size b are 1 + sum_{k<b} P(accepted length >= k).
 
-The choice maximises expected tokens / cost, re-decided every cycle. It
+The choice maximises expected tokens / cost, re-decided every cycle; DFlash
+keeps running while an optimistic acceptance (OPTIMISM standard errors up)
+would still beat plain decoding, so a near break-even draft gets enough
+cycles to be judged (a hopeless one is ruled out after a cycle or two). It
 starts by measuring a few plain steps, then one DFlash cycle at the smallest
 size. When plain decoding wins it decodes a stretch of plain tokens, then
 re-probes DFlash with one cycle (the context grows, so the answer can
@@ -30,6 +33,7 @@ Nothing here imports MLX.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass
@@ -38,7 +42,8 @@ BLOCK_CANDIDATES = (4, 8, 16)
 MEASURE_PLAIN_STEPS = 8
 FIRST_PLAIN_RUN = 16
 LONGEST_PLAIN_RUN = 512
-PROBE_BUDGET = 0.01  # share of decode time a losing re-probe may cost
+PROBE_BUDGET = 0.005  # share of decode time a losing re-probe may cost
+OPTIMISM = 2.0  # standard errors of acceptance granted to DFlash before falling back to plain
 EXPLORE_GAIN = 1.1  # an untried size must promise this much over the best measured one
 RECENT_CYCLES = 8  # DFlash cycle costs kept per block size
 RECENT_STEPS = 32  # plain step costs kept
@@ -99,18 +104,22 @@ class BlockPolicy:
     def measured(self, b: int) -> bool:
         return b in self._costs
 
-    def accept_rates(self) -> list[float]:
-        """Per-position acceptance rates r_1..r_{max-1} (smoothed toward the previous position)."""
+    def accept_rates(self, optimism: float = 0.0) -> list[float]:
+        """Per-position acceptance rates r_1..r_{max-1} (smoothed toward the previous position).
+
+        optimism: standard errors added to each rate (an upper estimate for deciding to explore).
+        """
         rates, (prev, weight) = [], FIRST_PRIOR
         for k in range(1, self.max_block):
-            prev = (self._passed[k] + weight * prev) / (self._reached[k] + weight)
-            rates.append(prev)
+            n = self._reached[k] + weight
+            prev = (self._passed[k] + weight * prev) / n
+            rates.append(min(1.0, prev + optimism * math.sqrt(prev * (1 - prev) / n)))
             weight = SMOOTHING
         return rates
 
-    def expected_tokens(self, b: int) -> float:
+    def expected_tokens(self, b: int, optimism: float = 0.0) -> float:
         total, survive = 1.0, 1.0
-        for r in self.accept_rates()[: b - 1]:
+        for r in self.accept_rates(optimism)[: b - 1]:
             survive *= r
             total += survive
         return total
@@ -127,11 +136,11 @@ class BlockPolicy:
         nearest = below or above
         return known[min(nearest, key=lambda k: abs(k - b))] if nearest else None
 
-    def tokens_per_second(self, b: int) -> float | None:
+    def tokens_per_second(self, b: int, optimism: float = 0.0) -> float | None:
         cost = self.estimated_cost(b)
         if cost is None or cost <= 0:
             return None
-        return (1.0 if b == 1 else self.expected_tokens(b)) / cost
+        return (1.0 if b == 1 else self.expected_tokens(b, optimism)) / cost
 
     # -- the choice --------------------------------------------------------------------------------
 
@@ -157,7 +166,8 @@ class BlockPolicy:
         if self._probe_due:
             self._probe_due = False
             return Choice(best, f"auto: re-probing DFlash b{best} after {self._last_run} plain tokens")
-        if best_tps > plain_tps:
+        if best_tps > plain_tps or (self.tokens_per_second(best, OPTIMISM) or 0.0) > plain_tps:
+            # Near break-even the acceptance seen so far is too little evidence: keep drafting to learn it.
             self._last_run = 0
             return Choice(best, f"auto: b{best}, est {best_tps / plain_tps:.2f}x plain (tau {tau:.2f})")
         run = min(max(self._affordable_run(best), FIRST_PLAIN_RUN), LONGEST_PLAIN_RUN)

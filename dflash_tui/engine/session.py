@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 from ..mlx_setup import import_mlx
 from .context import DraftContext
-from .decode import DecodeState, dflash_generate, plain_generate
+from .decode import DecodeState, dflash_generate, flush_pending, plain_generate
 from .draft import DFlashDraftModel, load_draft, read_config
 from .errors import IncompatiblePairError, ModelLoadError
 from .events import MODE_AUTO, MODE_DFLASH, MODE_PLAIN, GenerationEvent, GenerationSummary
@@ -134,7 +134,7 @@ class Engine:
     def _reusable_prefix(self, ids: list[int], need_context: bool) -> int:
         """How many leading tokens of ids the current caches can keep (0 = start over)."""
         st = self._state
-        if need_context and (st.context is None or st.context.length != len(st.tokens)):
+        if need_context and (st.context is None or st.draft_covered() != len(st.tokens)):
             return 0
         common = 0
         for a, b in zip(st.tokens, ids):
@@ -145,6 +145,8 @@ class Engine:
         if common == len(st.tokens):
             return common
         if common > 0 and self.target.cache_trimmable():
+            if self.draft is not None:
+                flush_pending(self.draft, st)
             if st.context is not None and not st.context.trim_to(common):
                 return 0
             for c in st.cache:
@@ -208,5 +210,7 @@ class Engine:
             return
         summary: GenerationSummary = rec.summary(out.stop_reason, out.text, out.token_ids,
                                                  int(mx.get_peak_memory()))
+        if self.draft is not None:
+            flush_pending(self.draft, self._state)  # after the last token: between turns the context is whole
         summary.reason = "; ".join(r for r in (reason, summary.reason) if r)
         yield summary
