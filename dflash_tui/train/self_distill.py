@@ -11,6 +11,7 @@ so no detokenize/retokenize round trip can change them.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -46,8 +47,9 @@ def cut_at_stop(tokens: list[int], stop_ids: set[int]) -> list[int]:
 
 
 def generate_answers(model, tokenizer, prompts: list[dict], out: Path, max_tokens: int = 256,
-                     batch_size: int = 512, log=print) -> int:
+                     batch_size: int = 512, log=None) -> int:
     """Write the target's greedy answer to every prompt to `out` (JSONL); return the tokens generated."""
+    say = log or (lambda s: print(s, file=sys.stderr, flush=True))
     stop_ids = set(tokenizer.eos_token_ids or [])
     by_length: dict[int, list[list[int]]] = defaultdict(list)
     for p in prompts:
@@ -65,7 +67,7 @@ def generate_answers(model, tokenizer, prompts: list[dict], out: Path, max_token
                     f.write(json.dumps({"ids": prompt + answer, "loss_from": len(prompt)}) + "\n")
                     total += len(answer)
                 done += len(chunk)
-            log(f"generated {done}/{len(prompts)} answers, {total} tokens, "
+            say(f"generated {done}/{len(prompts)} answers, {total} tokens, "
                 f"{total / (time.perf_counter() - start):.0f} tok/s")
     return total
 

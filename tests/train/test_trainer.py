@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from dflash_tui.mlx_setup import import_mlx
 
 mx = import_mlx()
@@ -27,9 +29,10 @@ def test_loss_falls_in_a_few_steps(tiny_target, chats_file, tmp_path):
     assert run.losses[-1] < 0.5 * run.losses[0], run.losses
 
 
-def test_checkpoint_round_trips_through_the_engines_loader(tiny_target, chats_file, tmp_path):
+@pytest.mark.parametrize("distill", [False, True], ids=["ce", "distill"])
+def test_checkpoint_round_trips_through_the_engines_loader(tiny_target, chats_file, tmp_path, distill):
     out = tmp_path / "draft"
-    train_draft(tiny_target, [chats_file], out, SHAPE, small_run(3))
+    train_draft(tiny_target, [chats_file], out, SHAPE, small_run(3, distill=distill))
     config = json.loads((out / "config.json").read_text())
     assert config["architectures"] == ["DFlashDraftModel"] and config["block_size"] == 16
     assert config["dflash_config"]["target_layer_ids"] == [1, 3]

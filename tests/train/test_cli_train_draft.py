@@ -1,0 +1,27 @@
+"""`dflash-tui train-draft` end to end: the target's own answers first, then a loadable draft."""
+
+import json
+
+from dflash_tui.cli import main
+
+
+def test_train_draft_generates_answers_then_writes_a_loadable_draft(tiny_target, tmp_path, capsys):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": q, "category": "c"}) + "\n"
+                               for q in ("What does ls do?", "What is a list?", "Explain def.")))
+    out = tmp_path / "draft"
+    code = main(["train-draft", "--target", str(tiny_target), "--generate-from", str(prompts),
+                 "--max-answer-tokens", "12", "--out", str(out), "--layers", "1", "--taps", "1,3",
+                 "--steps", "2", "--batch-size", "2", "--seq-len", "64", "--eval-prompts", str(prompts)])
+    assert code == 0
+    answers = [json.loads(line) for line in (out / "self_distill.jsonl").read_text().splitlines()]
+    assert len(answers) == 3 and all(len(a["ids"]) > a["loss_from"] for a in answers)
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["prompts"] == 3
+
+    from dflash_tui.engine.session import Engine
+
+    assert Engine.load(tiny_target, out).has_draft
+
+
+def test_train_draft_without_data_is_refused(tiny_target, tmp_path):
+    assert main(["train-draft", "--target", str(tiny_target), "--out", str(tmp_path / "d")]) == 2
