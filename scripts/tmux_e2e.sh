@@ -61,7 +61,7 @@ wait_gone() {
 }
 
 start_app
-wait_for "target + draft · DFlash b16" "1-ready"
+wait_for "/draft · DFlash b16" "1-ready"
 tmux send-keys -t "$session" "hello from tmux" Enter
 wait_for "generating (Esc stops)" "2-streaming"
 sleep 2

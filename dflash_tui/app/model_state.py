@@ -11,8 +11,8 @@ HOW_TO_GET_ONE = ("Press F2 to choose a model, or start with `dflash-tui --targe
 
 
 def short_name(name: str) -> str:
-    """A repo id as is; a folder path by its last part (paths crowd the status line)."""
-    return Path(name).name if name.startswith(("/", "~", ".")) else name
+    """A repo id as is; a folder path by its last two parts, e.g. demo/target (paths crowd the status line)."""
+    return "/".join(Path(name).parts[-2:]) if name.startswith(("/", "~", ".")) else name
 
 
 @dataclass

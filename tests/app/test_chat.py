@@ -4,6 +4,7 @@ from app_helpers import make_app, ready, send, type_text, wait_until
 
 from dflash_tui.app.chat.message_view import MessageView
 from dflash_tui.store import STATUS_COMPLETE, STATUS_STOPPED, Store
+import dflash_tui.demo
 from dflash_tui import paths
 
 
@@ -105,7 +106,8 @@ async def test_a_100000_character_paste_is_refused_with_the_limit_and_stays_in_t
         assert app.store.list_conversations() == []
 
 
-async def test_without_a_model_sending_explains_how_to_get_one_and_keeps_the_text():
+async def test_without_a_model_sending_explains_how_to_get_one_and_keeps_the_text(monkeypatch):
+    monkeypatch.setattr(dflash_tui.demo, "demo_available", lambda: False)  # an install without the demo pair
     app = make_app(target=None)
     async with app.run_test() as pilot:
         assert app.told("No model is available yet")

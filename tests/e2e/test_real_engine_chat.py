@@ -54,3 +54,20 @@ async def test_a_prompt_streams_on_the_real_engine_stops_with_escape_and_survive
             assert "stopped" in str(views[1].query_one(".message-header").render())
     finally:
         restarted_service.shutdown()
+
+
+async def test_with_no_model_chosen_the_embedded_demo_pair_loads_and_answers():
+    service = DecoderService()
+    app = DflashApp(service)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: app.model.ready, 120)
+            assert (app.model.target.endswith("demo/target") and app.model.draft.endswith("demo/draft"))
+            app.chat.prompt.insert("How do I list files in a directory?")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: not app.chat.generating, 120)
+            reply = app.store.messages(1)[-1]
+            assert reply.status == "complete" and reply.content.strip()
+            assert reply.stats["mode"] == "dflash" and reply.stats["generated_tokens"] > 0
+    finally:
+        service.shutdown()

@@ -314,14 +314,13 @@ class ChatPane(Horizontal):
     def update_status(self) -> None:
         model = self.app.model
         generation = self.conversation.generation if self.conversation else self.app.default_generation()
-        parts = [model.describe()]
+        parts = ["● generating (Esc stops)"] if self.generating else []  # first: long paths must not hide it
+        if not self.app.store_is_persistent:
+            parts.append("⚠ not saving")
+        parts.append(model.describe())
         if model.ready:
             mode = "DFlash" if generation.dflash and model.draft else "plain"
             if mode == "DFlash":
                 mode += f" b{generation.block_size or model.block_size or '?'}"
             parts += [mode, f"T {generation.temperature:g}", f"max {generation.max_tokens}"]
-        if self.generating:
-            parts.append("● generating (Esc stops)")
-        if not self.app.store_is_persistent:
-            parts.append("⚠ not saving")
         self.query_one("#status-line", Static).update(" · ".join(parts))
