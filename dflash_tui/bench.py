@@ -10,6 +10,7 @@ and every fixed block size on the same prompts instead.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from dataclasses import asdict, dataclass, field
 
@@ -133,6 +134,7 @@ class PolicyResult:
     fixed: dict[int, ModeResult]  # block size -> result
     auto_blocks: dict[int, int] = field(default_factory=dict)  # tokens per block size in auto's median run
     stat: str = "median"  # which tok/s the ratios compare: "median" or "best" (fastest run)
+    control: ModeResult | None = None  # plain decoding again: how far two identical variants drift apart
 
     def tps(self, result: ModeResult) -> float:
         return result.best_generation_tps if self.stat == "best" else result.generation_tps
@@ -149,6 +151,11 @@ class PolicyResult:
     def auto_vs_best_fixed(self) -> float:
         best = self.tps(self.fixed[self.best_fixed])
         return self.tps(self.auto) / best if best else 0.0
+
+    @property
+    def control_vs_plain(self) -> float:
+        """The noise floor: plain decoding measured twice, interleaved (1.0 on a quiet machine)."""
+        return self.tps(self.control) / self.tps(self.plain) if self.control and self.tps(self.plain) else 0.0
 
 
 def policy_block_sizes(engine) -> list[int]:
@@ -167,7 +174,7 @@ def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int 
     """
     block_sizes = block_sizes or policy_block_sizes(engine)
     variants = [("plain", MODE_PLAIN, None), ("auto", MODE_AUTO, None)] + \
-        [(f"b{b}", MODE_DFLASH, b) for b in block_sizes]
+        [(f"b{b}", MODE_DFLASH, b) for b in block_sizes] + [("control", MODE_PLAIN, None)]
     results = []
     for prompt in prompts:
         ids = engine.encode_chat([{"role": "user", "content": prompt}])
@@ -182,7 +189,7 @@ def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int 
         autos = sorted(per["auto"], key=lambda r: r.generation_tps)
         result = PolicyResult(prompt, _median_result(per["plain"]), _median_result(per["auto"]),
                               {b: _median_result(per[f"b{b}"]) for b in block_sizes},
-                              dict(autos[len(autos) // 2].block_tokens), stat)
+                              dict(autos[len(autos) // 2].block_tokens), stat, _median_result(per["control"]))
         results.append(result)
         progress(f"  {prompt[:50]!r}: auto {result.auto_vs_plain:.2f}x plain, "
                  f"{result.auto_vs_best_fixed:.2f}x best fixed (b{result.best_fixed})")
@@ -192,18 +199,24 @@ def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int 
 def format_policy_table(results: list[PolicyResult]) -> str:
     sizes = sorted(results[0].fixed) if results else []
     head = f"{'prompt':<30} {'plain':>7} {'auto':>7} " + " ".join(f"{'b' + str(b):>7}" for b in sizes) + \
-        f" {'auto/plain':>10} {'auto/best':>9}  auto tokens per block size"
+        f" {'auto/plain':>10} {'auto/best':>9} {'ctrl/plain':>10}  auto tokens per block size"
     stat = results[0].stat if results else "median"
     lines = [f"tok/s ({'fastest run' if stat == 'best' else 'median'})", head, "-" * len(head)]
     for r in results:
         fixed = " ".join(f"{r.tps(r.fixed[b]):>7.1f}" for b in sizes)
         used = ", ".join(f"{'plain' if b == 1 else 'b' + str(b)}:{n}" for b, n in sorted(r.auto_blocks.items()))
         lines.append(f"{r.prompt[:30]:<30} {r.tps(r.plain):>7.1f} {r.tps(r.auto):>7.1f} {fixed} "
-                     f"{r.auto_vs_plain:>9.3f}x {r.auto_vs_best_fixed:>8.3f}x  {used}")
+                     f"{r.auto_vs_plain:>9.3f}x {r.auto_vs_best_fixed:>8.3f}x {r.control_vs_plain:>9.3f}x  {used}")
     if results:
         lines.append("-" * len(head))
+        geo = lambda xs: math.exp(statistics.fmean(math.log(x) for x in xs)) if all(xs) else 0.0  # noqa: E731
+        lines.append(f"geometric mean over prompts: auto/plain {geo([r.auto_vs_plain for r in results]):.3f}x, "
+                     f"auto/best fixed {geo([r.auto_vs_best_fixed for r in results]):.3f}x, "
+                     f"plain/plain {geo([r.control_vs_plain for r in results]):.3f}x")
         lines.append(f"worst auto/plain {min(r.auto_vs_plain for r in results):.3f}x, "
-                     f"worst auto/best fixed {min(r.auto_vs_best_fixed for r in results):.3f}x")
+                     f"worst auto/best fixed {min(r.auto_vs_best_fixed for r in results):.3f}x; "
+                     f"noise floor (plain measured twice): {min(r.control_vs_plain for r in results):.3f}x.."
+                     f"{max(r.control_vs_plain for r in results):.3f}x")
     return "\n".join(lines)
 
 
@@ -211,6 +224,7 @@ def policy_to_json(results: list[PolicyResult], meta: dict) -> str:
     return json.dumps({
         "meta": meta,
         "results": [{"prompt": r.prompt, "plain": asdict(r.plain), "auto": asdict(r.auto),
+                     "control": asdict(r.control) if r.control else None, "control_vs_plain": r.control_vs_plain,
                      "fixed": {str(b): asdict(m) for b, m in r.fixed.items()},
                      "auto_block_tokens": {str(b): n for b, n in r.auto_blocks.items()},
                      "auto_vs_plain": r.auto_vs_plain, "auto_vs_best_fixed": r.auto_vs_best_fixed,
