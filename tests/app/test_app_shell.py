@@ -129,3 +129,23 @@ async def test_a_command_chosen_in_the_palette_runs_its_action():
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.query_one("TabbedContent").active == "stats-tab")
+
+
+async def test_a_reopened_conversation_shows_its_last_reply_stats_and_a_focused_reply_its_own():
+    first = make_app()
+    async with first.run_test() as pilot:
+        await ready(pilot)
+        await send(pilot, "first question")
+        await send(pilot, "second question")
+        saved = [m.stats for m in first.store.messages(1) if m.stats]
+    again = make_app()
+    async with again.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        stats = again.stats_pane
+        assert stats.reply.summary.generated_tokens == saved[-1]["generated_tokens"]
+        assert "τ 7.50" in str(stats.query_one("#acceptance-line").render())
+        first_reply = again.chat.query("MessageView")[1]
+        first_reply.message.stats = {**saved[0], "generated_tokens": 99}  # tell the two replies apart
+        first_reply.focus()
+        await pilot.pause()
+        assert stats.reply.generated_tokens == 99

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
@@ -102,7 +103,13 @@ class ChatPane(Horizontal):
             earlier.display = bool(self._unmounted)
             await log.mount(help_text, earlier, *[MessageView(m) for m in shown])
         log.scroll_end(animate=False)
+        replies = [m for m in shown if m.role == "assistant" and m.stats]
+        self.app.stats_pane.show_saved(replies[-1].stats if replies else None)
         self.update_status()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, MessageView) and event.widget.message.stats:
+            self.app.stats_pane.show_saved(event.widget.message.stats)
 
     async def load_earlier(self) -> None:
         """Mount the next HISTORY_WINDOW older messages above the ones shown."""

@@ -13,7 +13,7 @@ from textual.widgets import Digits, Label, Sparkline, Static
 from ...hub.units import format_size
 from ...service import RequestUpdate
 from .histogram import histogram_lines
-from .reply_stats import ReplyStats
+from .reply_stats import ReplyStats, saved_reply_stats
 
 
 class StatsPane(VerticalScroll):
@@ -49,6 +49,14 @@ class StatsPane(VerticalScroll):
 
     def start_reply(self, request_id: int) -> None:
         self.request_id, self.reply = request_id, ReplyStats()
+        self.redraw()
+
+    def show_saved(self, stats: dict | None) -> None:
+        """Show a finished reply's kept numbers (when a conversation opens or a reply is focused)."""
+        if self.request_id is not None and self.reply and self.reply.summary is None:
+            return  # a reply is streaming: its live numbers win
+        saved = saved_reply_stats(stats) if stats else None
+        self.request_id, self.reply = None, saved
         self.redraw()
 
     def start_comparison(self, request_id: int) -> None:

@@ -6,7 +6,7 @@ only draws what is here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from ...engine.events import GenerationSummary
 from ...service import RequestUpdate
@@ -45,9 +45,9 @@ class ReplyStats:
                 self.phase_s[phase] += getattr(cycle, f"{phase}_s")
         del self.tps_series[:-SERIES_LIMIT], self.acceptance_series[:-SERIES_LIMIT]
         if update.summary:
-            self._finish(update.summary)
+            self.finish(update.summary)
 
-    def _finish(self, summary: GenerationSummary) -> None:
+    def finish(self, summary: GenerationSummary) -> None:
         self.summary = summary
         self.mode, self.block_size = summary.mode, summary.block_size or self.block_size
         self.generated_tokens = summary.generated_tokens
@@ -67,6 +67,26 @@ def summary_to_stats(summary: GenerationSummary) -> dict:
     stats = asdict(summary)
     del stats["text"], stats["token_ids"]
     return stats
+
+
+def stats_to_summary(stats: dict) -> GenerationSummary | None:
+    """A saved reply's stats back as a summary; None when they predate a field it needs."""
+    known = {f.name for f in fields(GenerationSummary)}
+    try:
+        return GenerationSummary(**{k: v for k, v in stats.items() if k in known})
+    except TypeError:
+        return None
+
+
+def saved_reply_stats(stats: dict) -> ReplyStats | None:
+    """The numbers of a finished, saved reply (no per-cycle series: those are not kept)."""
+    summary = stats_to_summary(stats)
+    if summary is None:
+        return None
+    reply = ReplyStats()
+    reply.finish(summary)
+    reply.current_tps = summary.generation_tps
+    return reply
 
 
 def format_reply_stats(stats: dict) -> str:
