@@ -157,7 +157,7 @@ class DecoderService:
     def _load(self, target: str, draft: str | None) -> None:
         from .engine.errors import ModelLoadError
 
-        self._results.put(LoadProgress(f"Loading {target}" + (f" with draft {draft}" if draft else "")))
+        self._results.put(LoadProgress(f"loading {target}" + (f" with draft {draft}" if draft else "")))
         self._engine = None
         try:
             engine = self._engine_loader(

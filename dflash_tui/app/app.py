@@ -26,7 +26,7 @@ from .chat.pane import ChatPane
 from .clipboard import copy_with_local_tool
 from .commands import app_commands
 from .dialogs import ConfirmScreen, GenerationSettingsScreen, TextPromptScreen
-from .model_state import FAILED, LOADING, READY, ModelState
+from .model_state import FAILED, LOADING, READY, ModelState, short_name
 from .models.pane import ModelsPane
 from .stats.pane import StatsPane
 from .themes import load_themes
@@ -172,7 +172,7 @@ class DflashApp(App):
             self.notify("A reply is being generated: press Esc to stop it before switching models.",
                         severity="warning")
             return
-        self.model = ModelState(LOADING, target, draft, message=f"{Path(target).name}…")
+        self.model = ModelState(LOADING, target, draft, message=f"loading {short_name(target)}…")
         self.chat.update_status()
         self.service.load(target, draft)
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, Switch, TextArea
 
@@ -69,23 +69,24 @@ class GenerationSettingsScreen(ModalScreen[GenerationSettings | None]):
 
     def compose(self) -> ComposeResult:
         s = self.settings
-        with Vertical(classes="dialog wide"):
+        # compact widgets: the whole dialog fits an 80x24 terminal
+        with VerticalScroll(classes="dialog wide"):
             yield Label(f"Settings for “{self.title_text}”", markup=False)
             yield Label("System prompt")
-            yield TextArea(s.system_prompt, id="system_prompt", classes="system-prompt")
+            yield TextArea(s.system_prompt, id="system_prompt", classes="system-prompt", compact=True)
             with Grid(classes="settings-grid"):
                 yield Label("Max tokens")
-                yield Input(str(s.max_tokens), id="max_tokens", type="integer")
+                yield Input(str(s.max_tokens), id="max_tokens", type="integer", compact=True)
                 yield Label("Temperature")
-                yield Input(str(s.temperature), id="temperature", type="number")
+                yield Input(str(s.temperature), id="temperature", type="number", compact=True)
                 yield Label("Block size (0 = draft's)")
-                yield Input(str(s.block_size), id="block_size", type="integer")
+                yield Input(str(s.block_size), id="block_size", type="integer", compact=True)
                 yield Label("DFlash")
                 yield Switch(s.dflash, id="dflash")
             yield Static("", id="problem", classes="error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save (Ctrl+S)", variant="primary", id="save")
-                yield Button("Cancel (Esc)", id="cancel")
+                yield Button("Save (Ctrl+S)", variant="primary", id="save", compact=True)
+                yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":

@@ -32,7 +32,7 @@ class ModelState:
             target = short_name(self.target)
             return f"{target} + {short_name(self.draft)}" if self.draft else f"{target} (no draft)"
         if self.status == LOADING:
-            return f"Loading: {self.message}"
+            return f"⏳ {self.message}"
         if self.status == FAILED:
             return "Model failed to load (F2 to choose another)"
         return "No model loaded (F2 to choose one)"
