@@ -170,7 +170,7 @@ def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int 
     """Plain, auto and each fixed block size on the same prompts, interleaved run by run.
 
     The engine's drafting policy is per session, so it carries what it learnt from one run (and prompt)
-    to the next, as it does across the turns of a chat.
+    to the next, as it does across the turns of a chat; the warm-up runs are its first session cycles.
     """
     block_sizes = block_sizes or policy_block_sizes(engine)
     variants = [("plain", MODE_PLAIN, None), ("auto", MODE_AUTO, None)] + \
@@ -178,12 +178,12 @@ def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int 
     results = []
     for prompt in prompts:
         ids = engine.encode_chat([{"role": "user", "content": prompt}])
-        run_once(engine, ids, MODE_PLAIN, 8, None)  # warm-up: kernels, allocator
-        for b in block_sizes:
-            run_once(engine, ids, MODE_DFLASH, 8, b)  # and every verify shape
+        for _, mode, b in variants:  # warm-up: kernels, allocator, every verify shape (and auto's policy)
+            run_once(engine, ids, mode, 8, b)
         per = {label: [] for label, _, _ in variants}
         for i in range(runs):
-            for label, mode, b in variants:
+            # Rotate the order each round: a run can be slowed by the one before it (caches, allocator).
+            for label, mode, b in variants[i % len(variants):] + variants[:i % len(variants)]:
                 run_seed = None if seed is None else seed + i
                 per[label].append(run_once(engine, ids, mode, max_tokens, b, temperature, run_seed))
         autos = sorted(per["auto"], key=lambda r: r.generation_tps)
