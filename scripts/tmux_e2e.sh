@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 out=${1:-$(mktemp -d)}
 mkdir -p "$out"
 work=$(mktemp -d)
-session="dflash-e2e-$$"
+session="dflash-e2e"
+socket="dflash-e2e-$$"  # a private tmux server: no user config, no other sessions, a fixed 100x30 size
 export DFLASH_TUI_HOME="$work/home"
-trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
+tm() { tmux -L "$socket" -f /dev/null "$@"; }
+trap 'tm kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 python - "$work" <<'PY'
 import sys
@@ -27,8 +29,8 @@ settings.generation.max_tokens = 5000  # Esc, not the limit, ends the reply
 save_settings(settings)
 PY
 
-capture() { tmux capture-pane -p -t "$session" > "$out/$1.txt"; }
-app_exited() { [ "$(tmux display-message -p -t "$session" '#{pane_dead}')" = 1 ]; }
+capture() { tm capture-pane -p -t "$session" > "$out/$1.txt"; }
+app_exited() { [ "$(tm display-message -p -t "$session" '#{pane_dead}')" = 1 ]; }
 
 wait_for() {  # wait_for TEXT SCREEN_NAME [SECONDS]
   for _ in $(seq 1 "${3:-60}"); do
@@ -47,10 +49,10 @@ wait_for() {  # wait_for TEXT SCREEN_NAME [SECONDS]
 }
 
 start_app() {  # the pane stays after the app exits, so a crash's traceback can be read
-  tmux kill-session -t "$session" 2>/dev/null || true
-  tmux new-session -d -s "$session" -x 100 -y 30
-  tmux set-option -t "$session" remain-on-exit on
-  tmux respawn-pane -k -t "$session" \
+  tm kill-session -t "$session" 2>/dev/null || true
+  tm new-session -d -s "$session" -x 100 -y 30
+  tm set-option -t "$session" remain-on-exit on
+  tm respawn-pane -k -t "$session" \
     "${DFLASH_TUI_CMD:-python -m dflash_tui.cli} --target '$work/target' --draft '$work/draft'"
 }
 
@@ -62,17 +64,17 @@ wait_gone() {
 
 start_app
 wait_for "/draft · DFlash b16" "1-ready"
-tmux send-keys -t "$session" "hello from tmux" Enter
+tm send-keys -t "$session" "hello from tmux" Enter
 wait_for "generating (Esc stops)" "2-streaming"
 sleep 2
-tmux send-keys -t "$session" Escape
+tm send-keys -t "$session" Escape
 wait_for "■ stopped" "3-stopped"
-tmux send-keys -t "$session" C-q
+tm send-keys -t "$session" C-q
 wait_gone
 
 start_app
 wait_for "hello from tmux" "4-restarted"
 wait_for "■ stopped" "4-restarted"
-tmux send-keys -t "$session" C-q
+tm send-keys -t "$session" C-q
 wait_gone
 echo "tmux e2e: OK (screens in $out)"
