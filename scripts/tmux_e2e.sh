@@ -12,6 +12,7 @@ work=$(mktemp -d)
 session="dflash-e2e"
 socket="dflash-e2e-$$"  # a private tmux server: no user config, no other sessions, a fixed 100x30 size
 export DFLASH_TUI_HOME="$work/home"
+unset COLUMNS LINES  # inherited values (pytest sets them) would override the pane's real size
 tm() { tmux -L "$socket" -f /dev/null "$@"; }
 trap 'tm kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
 
