@@ -45,6 +45,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     train.add_argument("--time-budget", type=float, help="seconds; the schedule ends with it")
     train.add_argument("--target-dtype", help="e.g. float32: train against the precision you will run")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--warm-start", action="store_true",
+                       help="start the draft layers from the target's last layers where shapes match")
     train.add_argument("--eval-prompts", type=Path, help="held-out prompts JSONL for the periodic tau")
     train.add_argument("--eval-every", type=int, default=500)
     train.add_argument("--resume", type=Path, help="a checkpoint folder written by an earlier run")
@@ -66,7 +68,8 @@ def run_train_draft(args: argparse.Namespace) -> int:
     run = DraftTraining(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
                         blocks_per_row=args.blocks_per_row, lr=args.lr, gamma=args.gamma,
                         distill=args.loss == "distill", eval_every=args.eval_every,
-                        time_budget_s=args.time_budget, target_dtype=args.target_dtype, seed=args.seed)
+                        time_budget_s=args.time_budget, target_dtype=args.target_dtype, seed=args.seed,
+                        warm_start=args.warm_start)
     data = list(args.data)
     try:
         if args.generate_from:

@@ -28,6 +28,7 @@ from .chat_data import batches, load_sequences
 from .checkpoint import load_training_state, save_draft, save_training_state
 from .evaluate import heldout_tau, load_prompts
 from .objective import block_inputs, block_loss, default_gamma, sample_anchors, target_pass
+from .warm_start import warm_start_from_target
 
 mx = import_mlx()
 from mlx.utils import tree_flatten  # noqa: E402
@@ -59,6 +60,7 @@ class DraftTraining:
     eval_max_tokens: int = 96
     time_budget_s: float | None = None
     target_dtype: str | None = None  # e.g. "float32" to train against the precision the draft will run with
+    warm_start: bool = False  # copy matching tensors from the target's last layers (warm_start.py)
     seed: int = 0
     log_every: int = 50
     log: list = field(default_factory=list)  # eval results, filled during training
@@ -128,6 +130,8 @@ def train_draft(target_path: Path, data_paths: list[Path], out: Path, shape: Dra
                                  log_every=run.log_every, time_budget_s=run.time_budget_s)
     optimizer = loop.make_optimizer(settings)
     start_step = load_training_state(resume, draft, optimizer)["step"] if resume else 0
+    if run.warm_start and not resume:
+        say(f"warm start: {len(warm_start_from_target(draft, target))} tensors copied from the target")
     seqs = [s for path in data_paths for s in load_sequences(path, tokenizer, run.seq_len)]
     if not seqs:
         raise ValueError(f"{', '.join(map(str, data_paths))}: no training sequences with learnable tokens")

@@ -50,3 +50,16 @@ def test_resume_continues_from_the_saved_step(tiny_target, chats_file, tmp_path)
     assert json.loads((out / STATE_FILE).read_text())["step"] == 3
     train_draft(tiny_target, [chats_file], out, SHAPE, small_run(5), resume=out)
     assert json.loads((out / STATE_FILE).read_text())["step"] == 5
+
+
+def test_warm_start_copies_the_targets_last_layers_where_shapes_match(tiny_target):
+    from dflash_tui.engine.draft import DFlashDraftModel, DraftConfig
+    from dflash_tui.train.trainer import load_target, new_draft_config
+    from dflash_tui.train.warm_start import warm_start_from_target
+
+    target, tokenizer, config = load_target(tiny_target)
+    draft = DFlashDraftModel(DraftConfig.from_dict(new_draft_config(config, tokenizer, SHAPE)))
+    copied = warm_start_from_target(draft, target)
+    assert "layers.0.self_attn.q_proj.weight" in copied and "norm.weight" in copied
+    assert "layers.0.mlp.up_proj.weight" not in copied  # draft MLP 128 wide, target's 192
+    assert mx.array_equal(draft.layers[0].self_attn.q_proj.weight, target.layers[-1].self_attn.q_proj.weight)
