@@ -125,7 +125,7 @@ async def test_a_command_chosen_in_the_palette_runs_its_action():
         await ready(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
-        await pilot.press(*"Show live stats")
+        await pilot.press(*"live stats")
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.query_one("TabbedContent").active == "stats-tab")
