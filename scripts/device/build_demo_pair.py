@@ -1,24 +1,25 @@
 """Build the embedded demo pair in one GPU session: target, its greedy answers, then its draft.
 
-    build_demo_pair.py TARGET_S NOVEL_PROMPTS ANSWER_TOKENS DRAFT_S [REUSE_TARGET_DIR]
+    build_demo_pair.py --target-seconds S --novel-prompts N --answer-tokens T --draft-seconds S
+                       [--reuse-target DIR] [--warm-start]
 
 Run by scripts/device/build_demo_pair.sh on the GPU host (MLX CUDA). Stages:
-1. pretrain the target on the corpus chats for TARGET_S seconds (skipped when
-   REUSE_TARGET_DIR names an already trained one);
-2. the target's greedy answers to NOVEL_PROMPTS invented prompts (novel_prompts.py);
+1. pretrain the target on the corpus chats for --target-seconds (skipped with
+   --reuse-target, an already trained one);
+2. the target's greedy answers to --novel-prompts invented prompts (novel_prompts.py);
    on its training prompts the target answers with the corpus text itself
    (it reproduces it exactly), so the corpus chats stand for those;
-3. the draft, trained for DRAFT_S seconds on both, then held-out tau.
+3. the draft, trained for --draft-seconds on both, then held-out tau.
 Results land in OUT/target, OUT/draft and OUT/heldout_gpu.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -45,33 +46,39 @@ def heldout_subjects(corpus: Path) -> set[str]:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target-seconds", type=float, default=190)
+    parser.add_argument("--novel-prompts", type=int, default=30000)
+    parser.add_argument("--answer-tokens", type=int, default=160)
+    parser.add_argument("--draft-seconds", type=float, default=320)
+    parser.add_argument("--reuse-target", type=Path)
+    parser.add_argument("--warm-start", action="store_true")
+    args = parser.parse_args()
     out = Path(os.environ["OUT"])
     corpus = Path(".work/corpus")
-    target_budget, novel, answer_tokens, draft_budget = (float(x) for x in sys.argv[1:5])
-    reuse = Path(sys.argv[5]) if len(sys.argv) > 5 else None
     work = Path("/tmp/demo")
     t0 = time.perf_counter()
 
-    if reuse is None:
+    if args.reuse_target is None:
         settings = loop.LoopSettings(steps=100000, lr=2e-3, warmup=300, log_every=200,
-                                     time_budget_s=target_budget)
+                                     time_budget_s=args.target_seconds)
         train_demo_target(corpus / "train.jsonl.gz", work / "target", settings, batch_size=64,
                           tokenizer_dir=Path(".work/tok4k"))
     else:
-        shutil.copytree(reuse, work / "target")
+        shutil.copytree(args.reuse_target, work / "target")
     shutil.copytree(work / "target", out / "target")
     print(f"target ready at {time.perf_counter() - t0:.0f}s", flush=True)
 
     # fp32 like the CPU the pair ships for, so the greedy answers are the ones the app will see
     target, tokenizer, _ = load_target(work / "target", "float32")
-    prompts = invent_prompts(corpus_questions(corpus), heldout_subjects(corpus), int(novel))
+    prompts = invent_prompts(corpus_questions(corpus), heldout_subjects(corpus), args.novel_prompts)
     generate_answers(target.model, tokenizer, prompts, work / "novel_answers.jsonl",
-                     max_tokens=int(answer_tokens), batch_size=1024)
+                     max_tokens=args.answer_tokens, batch_size=1024)
     print(f"answers done at {time.perf_counter() - t0:.0f}s", flush=True)
 
     run = DraftTraining(steps=100000, batch_size=64, seq_len=384, blocks_per_row=32, lr=3e-3, warmup=200,
-                        eval_every=2500, eval_prompts=16, eval_max_tokens=96, time_budget_s=draft_budget,
-                        target_dtype="float32")
+                        eval_every=2500, eval_prompts=16, eval_max_tokens=96, time_budget_s=args.draft_seconds,
+                        target_dtype="float32", warm_start=args.warm_start)
     train_draft(work / "target", [corpus / "train.jsonl.gz", work / "novel_answers.jsonl"], work / "draft",
                 DEMO_DRAFT, run, eval_prompts_path=corpus / "heldout.jsonl")
     (out / "draft").mkdir()

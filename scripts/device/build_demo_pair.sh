@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs on the GPU host (see docs/DEMO.md). Needs the split MLX CUDA wheels in
 # .whlB (+ /tmp/part.aa from an earlier call), the corpus in .work/corpus and
-# the tokenizer in .work/tok4k. Arguments: see build_demo_pair.py.
+# the tokenizer in .work/tok4k. Arguments: those of build_demo_pair.py.
 set -o pipefail
 WHL=/tmp/mlx_cuda_13-0.32.4-py3-none-manylinux_2_35_x86_64.whl
 if [ ! -d /tmp/site/mlx ]; then
