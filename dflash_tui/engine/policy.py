@@ -10,13 +10,16 @@ It keeps two kinds of measurements from real cycles:
   of the recent plain decode steps (medians shrug off the spikes of a busy
   machine). A size never run is estimated from the sizes that were (linear
   between measured sizes; beyond them, optimistically, the nearest measured
-  cost) and is tried only once DFlash already beats plain decoding at a
-  measured size, so a wrong guess costs a cycle.
+  cost) and is tried when it promises EXPLORE_GAIN over the best measured
+  size, so a wrong guess costs a cycle. The other measured sizes are re-run
+  now and then (REMEASURE_BUDGET of the time), so one unlucky early
+  measurement cannot lock a size out.
 - acceptance: per block position k, how often a draft reaching position k was
   accepted there, exponentially decayed so the estimate follows the context.
   P(accepted length >= k) is the product of those rates (each smoothed toward
-  the rate of the position before, which positions never reached inherit), and the expected tokens of a
-  cycle at block size b are 1 + sum_{k<b} P(accepted length >= k).
+  the rate of the position before, which positions never reached inherit),
+  and a cycle at block size b is expected to commit
+  1 + sum_{k<b} P(accepted length >= k) tokens.
 
 The choice maximises expected tokens / cost, re-decided every cycle; DFlash
 keeps running while an optimistic acceptance (OPTIMISM standard errors up)
@@ -45,6 +48,7 @@ LONGEST_PLAIN_RUN = 512
 PROBE_BUDGET = 0.005  # share of decode time a losing re-probe may cost
 OPTIMISM = 2.0  # standard errors of acceptance granted to DFlash before falling back to plain
 EXPLORE_GAIN = 1.1  # an untried size must promise this much over the best measured one
+REMEASURE_BUDGET = 0.01  # share of DFlash time spent re-checking the costs of the other measured sizes
 RECENT_CYCLES = 8  # DFlash cycle costs kept per block size
 RECENT_STEPS = 32  # plain step costs kept
 ACCEPT_DECAY = 0.99  # per observed cycle; about the last 100 cycles count
@@ -75,12 +79,15 @@ class BlockPolicy:
         self._plain_left = 0  # plain tokens still to decode before the next re-probe
         self._last_run = 0  # length of the last plain stretch (0: DFlash won last time)
         self._probe_due = False
+        self._idle: dict[int, int] = {}  # DFlash size -> cycles since it last ran
         self.last = Choice(1, "")
 
     # -- measurements ------------------------------------------------------------------------------
 
     def observe_cycle(self, block_size: int, accepted: int, seconds: float) -> None:
         self._record_cost(block_size, seconds, RECENT_CYCLES)
+        self._idle = {b: 0 if b == block_size else n + 1 for b, n in self._idle.items()}
+        self._idle[block_size] = 0
         self._reached = [x * ACCEPT_DECAY for x in self._reached]
         self._passed = [x * ACCEPT_DECAY for x in self._passed]
         for k in range(1, min(accepted + 1, block_size - 1) + 1):
@@ -169,6 +176,10 @@ class BlockPolicy:
         if best_tps > plain_tps or (self.tokens_per_second(best, OPTIMISM) or 0.0) > plain_tps:
             # Near break-even the acceptance seen so far is too little evidence: keep drafting to learn it.
             self._last_run = 0
+            stale = self._stale_size(best)
+            if stale is not None:
+                return Choice(stale, f"auto: re-measuring b{stale} (best b{best}, est {best_tps / plain_tps:.2f}x "
+                                     "plain)")
             return Choice(best, f"auto: b{best}, est {best_tps / plain_tps:.2f}x plain (tau {tau:.2f})")
         run = min(max(self._affordable_run(best), FIRST_PLAIN_RUN), LONGEST_PLAIN_RUN)
         self._plain_left = self._last_run = run
@@ -181,6 +192,22 @@ class BlockPolicy:
         best = max((b for b in self.dflash_sizes if self.measured(b)), key=tps.get)
         untried = [b for b in self.dflash_sizes if not self.measured(b) and tps[b] > EXPLORE_GAIN * tps[best]]
         return max(untried, key=tps.get) if untried else best
+
+    def _stale_size(self, best: int) -> int | None:
+        """A measured size whose cost has gone stale long enough to be worth one cycle's check.
+
+        One cycle at b instead of best loses cost(b) * (1 - tps(b) / tps(best)); that loss is allowed
+        once the cycles since b last ran, at REMEASURE_BUDGET of a best cycle each, pay for it.
+        """
+        best_tps, best_cost = self.tokens_per_second(best) or 0.0, self.estimated_cost(best) or 0.0
+        due = []
+        for b, idle in self._idle.items():
+            if b == best or not best_tps:
+                continue
+            loss = (self.estimated_cost(b) or 0.0) * max(0.0, 1 - (self.tokens_per_second(b) or 0.0) / best_tps)
+            if idle * REMEASURE_BUDGET * best_cost >= loss:
+                due.append((idle, b))
+        return max(due)[1] if due else None
 
     def _affordable_run(self, b: int) -> int:
         """Plain tokens between probes so that a probe at b that loses costs at most PROBE_BUDGET."""

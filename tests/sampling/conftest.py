@@ -32,5 +32,7 @@ def small_engine(small_vocab_pair):
 
 @pytest.fixture
 def engine(small_engine):
-    small_engine.reset()
-    return small_engine
+    """A fresh Engine over the loaded models: no cached conversation, no learnt drafting policy."""
+    from dflash_tui.engine.session import Engine
+
+    return Engine(small_engine.target, small_engine.tokenizer, small_engine.draft)

@@ -161,3 +161,11 @@ def test_auto_mode_with_a_perfect_draft_settles_on_the_largest_block(engine):
                           propose=oracle, policy=policy)
     sizes = [e.block_size for e in gen if isinstance(e, CycleStats)]
     assert sizes[-1] == 16 and sizes.count(16) > len(sizes) // 2, sizes
+
+
+def test_one_unlucky_measurement_does_not_lock_a_block_size_out():
+    policy = BlockPolicy(16)
+    policy.observe_plain(9, [1.0] * 8)
+    policy.observe_cycle(16, 15, 100.0)  # the first b16 cycle met a busy machine
+    simulate(policy, 1.0, lambda b: 1.2 + 0.01 * b, 0.95, tokens=3000)
+    assert policy.choose().block_size == 16
