@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -18,7 +19,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from .. import paths
 from ..service import DecoderService, LoadFailed, LoadProgress, ModelReady, RequestUpdate, coalesce
 from ..settings import DEFAULT_THEME, GenerationSettings, LoadedSettings, load_settings, save_settings
-from ..store import Store, StoreError
+from ..store import Conversation, Store, StoreError
 from .chat.code_blocks import code_blocks
 from .chat.export import export_conversation
 from .chat.message_view import MessageView
@@ -29,6 +30,7 @@ from .dialogs import ConfirmScreen, GenerationSettingsScreen, TextPromptScreen
 from .model_state import FAILED, LOADING, READY, ModelState, short_name
 from .models.pane import ModelsPane
 from .stats.pane import StatsPane
+from .store_errors import reports_store_errors
 from .themes import load_themes
 
 UI_TICK_S = 1 / 20
@@ -188,6 +190,7 @@ class DflashApp(App):
         if not self.chat.stop() and self.query_one(TabbedContent).active == "chat-tab":
             self.chat.prompt.focus()
 
+    @reports_store_errors
     async def action_new_conversation(self) -> None:
         if self.chat.generating:
             self.notify("A reply is being generated: press Esc to stop it first.", severity="warning")
@@ -199,9 +202,11 @@ class DflashApp(App):
     async def action_load_earlier(self) -> None:
         await self.chat.load_earlier()
 
+    @reports_store_errors
     async def action_regenerate(self) -> None:
         await self.chat.regenerate()
 
+    @reports_store_errors
     async def action_edit_last(self) -> None:
         await self.chat.edit_last()
 
@@ -227,15 +232,17 @@ class DflashApp(App):
         if conversation is None:
             self.notify("There is no conversation to rename yet: send a message first.")
             return
+        self.push_screen(TextPromptScreen("Rename conversation", conversation.title),
+                         partial(self._rename, conversation))
 
-        async def rename(title: str | None) -> None:
-            if title:
-                self.store.rename_conversation(conversation.id, title)
-                if self.chat.conversation and self.chat.conversation.id == conversation.id:
-                    self.chat.conversation.title = title
-                await self.chat.refresh_sidebar()
-
-        self.push_screen(TextPromptScreen("Rename conversation", conversation.title), rename)
+    @reports_store_errors
+    async def _rename(self, conversation: Conversation, title: str | None) -> None:
+        if not title:
+            return
+        self.store.rename_conversation(conversation.id, title)
+        if self.chat.conversation and self.chat.conversation.id == conversation.id:
+            self.chat.conversation.title = title
+        await self.chat.refresh_sidebar()
 
     def action_delete_conversation(self) -> None:
         conversation = self._chosen_conversation()
@@ -243,34 +250,36 @@ class DflashApp(App):
             self.notify("There is no conversation to delete.")
             return
         count = len(self.store.messages(conversation.id))
-
-        async def delete(confirmed: bool | None) -> None:
-            if not confirmed:
-                return
-            if self.chat.conversation and self.chat.conversation.id == conversation.id:
-                if self.chat.generating:
-                    self.notify("A reply is being generated here: press Esc first.", severity="warning")
-                    return
-                await self.chat.show_conversation(None)
-            self.store.delete_conversation(conversation.id)
-            await self.chat.refresh_sidebar()
-            self.notify(f"Deleted “{conversation.title}”.")
-
         self.push_screen(ConfirmScreen(f"Delete “{conversation.title}” and its {count} messages? "
-                                       "This cannot be undone."), delete)
+                                       "This cannot be undone."), partial(self._delete, conversation))
+
+    @reports_store_errors
+    async def _delete(self, conversation: Conversation, confirmed: bool | None) -> None:
+        if not confirmed:
+            return
+        is_open = self.chat.conversation is not None and self.chat.conversation.id == conversation.id
+        if is_open and self.chat.generating:
+            self.notify("A reply is being generated here: press Esc first.", severity="warning")
+            return
+        self.store.delete_conversation(conversation.id)
+        if is_open:
+            await self.chat.show_conversation(None)
+        await self.chat.refresh_sidebar()
+        self.notify(f"Deleted “{conversation.title}”.")
 
     def action_generation_settings(self) -> None:
         chat = self.chat
         current = chat.conversation.generation if chat.conversation else self.default_generation()
         title = chat.conversation.title if chat.conversation else "the next conversation"
+        self.push_screen(GenerationSettingsScreen(current, title), self._apply_generation)
 
-        def apply(generation: GenerationSettings | None) -> None:
-            if generation is not None:
-                chat.set_generation(generation)
-                self.notify("Chat settings saved.", timeout=3)
+    @reports_store_errors
+    def _apply_generation(self, generation: GenerationSettings | None) -> None:
+        if generation is not None:
+            self.chat.set_generation(generation)
+            self.notify("Chat settings saved.", timeout=3)
 
-        self.push_screen(GenerationSettingsScreen(current, title), apply)
-
+    @reports_store_errors
     def action_export(self) -> None:
         conversation = self.chat.conversation
         if conversation is None:

@@ -172,3 +172,30 @@ async def test_export_writes_markdown_and_json_of_the_conversation(tmp_path, mon
     assert markdown.startswith("# export me") and "## You\n\nexport me" in markdown and "tok/s" in markdown
     data = json.loads((tmp_path / "export-me-1.json").read_text())
     assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
+
+
+async def test_actions_on_a_locked_database_say_so_and_change_nothing():
+    import sqlite3
+
+    from dflash_tui import paths
+
+    app = make_app()
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await send(pilot, "keep this")
+        app.store.connection.execute("PRAGMA busy_timeout = 50")
+        other = sqlite3.connect(paths.database_path(), isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        app.action_delete_conversation()
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.told("locked by another program") and app.told("Nothing was changed")
+        assert len(app.query(MessageView)) == 2 and app.chat.conversation is not None
+        other.execute("ROLLBACK")
+        other.close()
+        assert [m.content for m in app.store.messages(1)][0] == "keep this"

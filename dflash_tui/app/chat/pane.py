@@ -23,6 +23,7 @@ from ...store import (STATUS_COMPLETE, STATUS_ERROR, STATUS_STOPPED, STATUS_STRE
 from ..stats.reply_stats import summary_to_stats
 from .conversation_list import ConversationList
 from .message_view import EarlierMessages, MessageView
+from ..store_errors import reports_store_errors
 from .prompt_input import PromptInput
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ class ChatPane(Horizontal):
         earlier.count = len(self._unmounted)
         earlier.display = bool(self._unmounted)
 
+    @reports_store_errors
     async def on_conversation_list_chosen(self, event: ConversationList.Chosen) -> None:
         if self.generating:
             self.app.notify("A reply is being generated: press Esc to stop it first.", severity="warning")
@@ -129,6 +131,7 @@ class ChatPane(Horizontal):
         await self.show_conversation(self.app.store.get_conversation(event.conversation_id))
         self.prompt.focus()
 
+    @reports_store_errors
     async def on_conversation_list_search_changed(self, event: ConversationList.SearchChanged) -> None:
         await self.refresh_sidebar()
 
