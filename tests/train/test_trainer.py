@@ -63,3 +63,14 @@ def test_warm_start_copies_the_targets_last_layers_where_shapes_match(tiny_targe
     assert "layers.0.self_attn.q_proj.weight" in copied and "norm.weight" in copied
     assert "layers.0.mlp.up_proj.weight" not in copied  # draft MLP 128 wide, target's 192
     assert mx.array_equal(draft.layers[0].self_attn.q_proj.weight, target.layers[-1].self_attn.q_proj.weight)
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen3_5"])
+def test_trains_drafts_for_other_supported_families(family, tiny_target, chats_file, tmp_path):
+    from dflash_tui.synthetic import build_target
+
+    target = build_target(tmp_path / family, family, tokenizer_dir=tiny_target)
+    out = tmp_path / "draft"
+    run = small_run(2)
+    train_draft(target, [chats_file], out, SHAPE, run)
+    assert Engine.load(target, out).has_draft and run.losses
