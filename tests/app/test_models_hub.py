@@ -36,7 +36,10 @@ async def test_delete_from_the_cache_confirms_with_the_space_freed_and_removes_i
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f2")
-        await wait_until(pilot, lambda: len(app.models_pane.catalog.entries) == 1)
+        await wait_until(pilot, lambda: any(e.model.source == "hf-cache" for e in app.models_pane.catalog.entries))
+        table = app.query_one("#local-models")
+        table.move_cursor(row=next(i for i, e in enumerate(app.models_pane.catalog.entries)
+                                   if e.model.source == "hf-cache"))
         await pilot.press("delete")
         await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
         question = str(app.screen.query_one(".dialog-question").render())
@@ -44,7 +47,7 @@ async def test_delete_from_the_cache_confirms_with_the_space_freed_and_removes_i
         await pilot.press("y")
         await wait_until(pilot, lambda: app.told("Deleted tiny/qwen3"))
         assert not storage.exists()
-        await wait_until(pilot, lambda: app.models_pane.catalog.entries == [])
+        await wait_until(pilot, lambda: all(e.model.source != "hf-cache" for e in app.models_pane.catalog.entries))
 
 
 async def test_pull_shows_byte_progress_and_x_cancels_it(monkeypatch):

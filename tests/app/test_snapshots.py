@@ -11,8 +11,16 @@ from pathlib import Path
 import pytest
 from app_helpers import make_app, ready, screen_text, send, wait_until
 
+import dflash_tui.demo
+
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.fixture(autouse=True)
+def without_demo_pair(monkeypatch):
+    """The models list would otherwise change whenever the demo pair is retrained."""
+    monkeypatch.setattr(dflash_tui.demo, "demo_available", lambda: False)
 
 
 async def settled_screen(pilot) -> str:

@@ -7,9 +7,11 @@ draft against every target with dflash_tui.hub (check_pair underneath).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ...hub.local import LocalModel, list_local_models, resolve_local
 from ...hub.pairing import check_local_pair, draft_for
+from ..model_state import short_name
 
 
 @dataclass(frozen=True)
@@ -19,8 +21,8 @@ class CatalogEntry:
 
     @property
     def display_name(self) -> str:
-        """The repo id for the HF cache; the folder's own name for user folders (paths are long)."""
-        return self.model.path.name if self.model.source == "folder" else self.model.name
+        """The repo id for the HF cache; the last two parts of a folder's path (paths are long)."""
+        return short_name(str(self.model.path)) if self.model.source == "folder" else self.model.name
 
 
 @dataclass
@@ -36,7 +38,7 @@ class Catalog:
         return self.problems.get((target.key, draft.key), ["not a target/draft pair"])
 
     def fits_text(self, entry: CatalogEntry) -> str:
-        names = [self.by_key(k).display_name.split("/")[-1] for k in self.fits.get(entry.key, [])]
+        names = [self.by_key(k).display_name for k in self.fits.get(entry.key, [])]
         if entry.model.description.kind == "draft":
             return "fits " + ", ".join(names) if names else "no local target"
         if entry.model.description.kind == "target":
@@ -52,7 +54,10 @@ class Catalog:
 
 
 def build_catalog(folders: list[str]) -> Catalog:
-    entries = [CatalogEntry(str(m.path), m) for m in list_local_models(folders)]
+    """Every local model: the HF cache, the user's folders and the embedded demo pair."""
+    demo_target, _ = demo_pair()
+    demo_folder = [str(Path(demo_target).parent)] if demo_target else []
+    entries = [CatalogEntry(str(m.path), m) for m in list_local_models([*folders, *demo_folder])]
     targets = [e for e in entries if e.model.description.kind == "target"]
     drafts = [e for e in entries if e.model.description.kind == "draft"]
     catalog = Catalog(entries)
