@@ -18,12 +18,12 @@ from textual.widgets import Static
 
 from ...service import RequestUpdate
 from ...settings import GenerationSettings
-from ...store import (STATUS_COMPLETE, STATUS_ERROR, STATUS_STOPPED, STATUS_STREAMING, Conversation, Message,
-                      StoreError)
+from ...store import (STATUS_COMPLETE, STATUS_ERROR, STATUS_INTERRUPTED, STATUS_STOPPED, STATUS_STREAMING,
+                      Conversation, Message, StoreError)
 from ..stats.reply_stats import summary_to_stats
+from ..store_errors import reports_store_errors
 from .conversation_list import ConversationList
 from .message_view import EarlierMessages, MessageView
-from ..store_errors import reports_store_errors
 from .prompt_input import PromptInput
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 SAVE_EVERY_S = 1.0
 HISTORY_WINDOW = 40  # messages mounted when a conversation opens; older ones load on request
 TITLE_CHARS = 40
-CONTEXT_STATUSES = (STATUS_COMPLETE, STATUS_STOPPED, "interrupted")
+CONTEXT_STATUSES = (STATUS_COMPLETE, STATUS_STOPPED, STATUS_INTERRUPTED)  # what the model sees again
 EMPTY_HELP = (
     "Type a message and press Enter to send (Shift+Enter, Alt+Enter or Ctrl+J for a new line).\n"
     "Esc stops a reply · Ctrl+R regenerates · Ctrl+L edits your last message · Ctrl+G chat settings\n"
@@ -43,7 +43,6 @@ EMPTY_HELP = (
 @dataclass
 class ActiveReply:
     request_id: int
-    conversation_id: int
     view: MessageView
     saved_at: float
 
@@ -200,7 +199,7 @@ class ChatPane(Horizontal):
         self.log_view.scroll_end(animate=False)
         return view
 
-    async def _start_reply(self, mode: str | None = None) -> None:
+    async def _start_reply(self) -> None:
         conversation = self.conversation
         context = self.messages_for_engine()
         try:
@@ -210,9 +209,9 @@ class ChatPane(Horizontal):
             return
         view = await self._mount_message(reply)
         request_id = self.app.next_request_id()
-        self.active = ActiveReply(request_id, conversation.id, view, time.monotonic())
+        self.active = ActiveReply(request_id, view, time.monotonic())
         self.app.stats_pane.start_reply(request_id)
-        self.app.service.generate(request_id, context, conversation.generation, mode)
+        self.app.service.generate(request_id, context, conversation.generation)
         self.update_status()
 
     async def apply_update(self, update: RequestUpdate) -> None:
