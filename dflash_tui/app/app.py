@@ -340,7 +340,8 @@ class DflashApp(App):
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
-        yield from app_commands(self)
+        if screen is self.screen_stack[0]:  # not from inside a dialog, where the panes are not reachable
+            yield from app_commands(self)
 
 
 def run_app(args) -> int:

@@ -149,3 +149,15 @@ async def test_a_reopened_conversation_shows_its_last_reply_stats_and_a_focused_
         first_reply.focus()
         await pilot.pause()
         assert stats.reply.generated_tokens == 99
+
+
+async def test_the_palette_opens_from_inside_a_dialog_without_the_pane_commands():
+    app = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles and not any(t.startswith("Load chosen model pair") for t in titles)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "CommandPalette"
