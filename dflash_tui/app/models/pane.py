@@ -98,7 +98,11 @@ class ModelsPane(Vertical):
 
     @work(thread=True, exclusive=True, group="catalog")
     def refresh_catalog(self) -> None:
-        catalog = build_catalog(self.app.settings.models.folders)
+        try:
+            catalog = build_catalog(self.app.settings.models.folders)
+        except (HubError, OSError) as error:
+            self.app.call_from_thread(self.app.notify, f"Could not list local models: {error}", severity="error")
+            return
         self.app.call_from_thread(self._show_catalog, catalog)
 
     def _show_catalog(self, catalog: Catalog) -> None:
@@ -195,7 +199,7 @@ class ModelsPane(Vertical):
 
         try:
             plan = plan_removal(repo_id)
-        except HubError as error:
+        except (HubError, OSError) as error:
             self.app.call_from_thread(self.app.notify, str(error), severity="error")
             return
         self.app.call_from_thread(self._confirm_delete, plan)
@@ -212,7 +216,12 @@ class ModelsPane(Vertical):
     def _delete(self, plan) -> None:
         from ...hub.remove import remove
 
-        freed = remove(plan)
+        try:
+            freed = remove(plan)
+        except OSError as error:
+            self.app.call_from_thread(self.app.notify, f"Could not delete {plan.repo_id}: {error}",
+                                      severity="error", timeout=15)
+            return
         self.app.call_from_thread(self.app.notify, f"Deleted {plan.repo_id}, freed {format_size(freed)}.")
         self.refresh_catalog()
 
@@ -250,7 +259,7 @@ class ModelsPane(Vertical):
 
         try:
             found = search_models(query)
-        except HubError as error:
+        except (HubError, OSError) as error:
             self.app.call_from_thread(self.app.notify, str(error), title="Hub search failed", severity="error")
             return
         self.app.call_from_thread(self._show_hits, found)
@@ -309,7 +318,7 @@ class ModelsPane(Vertical):
         try:
             path = pull(repo, progress=progress, cancel=cancel)
             message, severity = f"Downloaded {repo} to {path}.", "information"
-        except HubError as error:
+        except (HubError, OSError) as error:
             message, severity = str(error), "warning" if cancel.is_set() else "error"
         self.app.call_from_thread(self._pull_done, message, severity)
 
