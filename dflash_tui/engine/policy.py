@@ -6,9 +6,9 @@ machine and the pair, and acceptance follows the conversation (decayed).
 
 It keeps two kinds of measurements from real cycles:
 
-- cost: the median of the recent seconds per cycle at each block size, and
-  of the recent plain decode steps (medians shrug off the spikes of a busy
-  machine). A size never run is estimated from the sizes that were (linear
+- cost: the lower quartile of the recent seconds per cycle at each block
+  size, and of the recent plain decode steps (other work on the machine only
+  ever adds time, so a low quantile shrugs off its spikes). A size never run is estimated from the sizes that were (linear
   between measured sizes; beyond them, optimistically, the nearest measured
   cost) and is tried when it promises EXPLORE_GAIN over the best measured
   size, so a wrong guess costs a cycle. The other measured sizes are re-run
@@ -37,7 +37,6 @@ Nothing here imports MLX.
 from __future__ import annotations
 
 import math
-import statistics
 from collections import deque
 from dataclasses import dataclass
 
@@ -54,6 +53,12 @@ RECENT_STEPS = 32  # plain step costs kept
 ACCEPT_DECAY = 0.99  # per observed cycle; about the last 100 cycles count
 FIRST_PRIOR = (0.5, 1.0)  # position 1: rate 0.5 worth one cycle, so one rejected probe already counts
 SMOOTHING = 8.0  # pseudo-cycles pulling a later position's rate toward the previous position's
+
+
+def _lower_quartile(samples) -> float:
+    """A busy machine only ever slows a cycle down, so a low quantile estimates its cost best."""
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 4]
 
 
 @dataclass
@@ -133,8 +138,8 @@ class BlockPolicy:
 
     def estimated_cost(self, b: int) -> float | None:
         if b in self._costs:
-            return statistics.median(self._costs[b])
-        known = {k: statistics.median(v) for k, v in self._costs.items() if k > 1}  # DFlash sizes only
+            return _lower_quartile(self._costs[b])
+        known = {k: _lower_quartile(v) for k, v in self._costs.items() if k > 1}  # DFlash sizes only
         below = [k for k in known if k < b]
         above = [k for k in known if k > b]
         if below and above:

@@ -114,7 +114,7 @@ def test_a_pinned_size_is_the_only_dflash_choice():
     assert seen == {1, 8}
 
 
-def test_costs_are_medians_so_one_spike_does_not_flip_the_choice():
+def test_costs_are_low_quantiles_so_one_spike_does_not_flip_the_choice():
     policy = BlockPolicy(16, pinned=4)
     policy.observe_plain(9, [1.0] * 8)
     for _ in range(4):
