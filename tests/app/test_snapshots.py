@@ -1,8 +1,8 @@
-"""Each pane at 80x24 and 120x40, compared as text with tests/app/snapshots/*.txt.
+"""Each pane at 80x24 and 120x40, compared with tests/app/snapshots/: as text (what a
+user reads, reviewable in a diff) and as Textual's SVG screenshot (colours and styles).
 
-Text (what a user reads) rather than SVG keeps the files reviewable in a diff and
-free of a plugin; colours are covered by the theme tests. Run with
-UPDATE_SNAPSHOTS=1 to rewrite them after an intended change, then review the diff.
+No plugin needed. Run with UPDATE_SNAPSHOTS=1 to rewrite them after an intended
+change, then review the .txt diff and open the .svg files in a browser.
 """
 
 import os
@@ -23,20 +23,21 @@ def without_demo_pair(monkeypatch):
     monkeypatch.setattr(dflash_tui.demo, "demo_available", lambda: False)
 
 
-async def settled_screen(pilot) -> str:
-    """The screen once notifications are gone and the footer (drawn last) is there."""
+async def settled_screen(pilot) -> tuple[str, str]:
+    """(text, svg) of the screen once notifications are gone and the footer (drawn last) is there."""
     pilot.app.clear_notifications()
     await wait_until(pilot, lambda: "palette" in screen_text(pilot.app))
     await pilot.pause(0.1)
-    return screen_text(pilot.app)
+    return screen_text(pilot.app), pilot.app.export_screenshot(title="dflash-tui")
 
 
-def check_snapshot(name: str, text: str) -> None:
-    path = SNAPSHOTS / f"{name}.txt"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text(), f"{path} differs (UPDATE_SNAPSHOTS=1 rewrites it)"
+def check_snapshot(name: str, screen: tuple[str, str]) -> None:
+    for suffix, content in zip((".txt", ".svg"), screen):
+        path = SNAPSHOTS / f"{name}{suffix}"
+        if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(content)
+        assert content == path.read_text(), f"{path} differs (UPDATE_SNAPSHOTS=1 rewrites it)"
 
 
 async def _screen_after_a_reply(size, pane_key):
@@ -72,3 +73,13 @@ async def test_reopened_conversation_snapshot():
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         check_snapshot("chat-reopened-80x24", await settled_screen(pilot))
+
+
+async def test_ansi_theme_snapshot():
+    """The 16-colour theme for plain SSH terminals."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.theme = "ansi-16"
+        await ready(pilot)
+        await send(pilot, "Show me a Python function")
+        check_snapshot("chat-ansi-80x24", await settled_screen(pilot))
