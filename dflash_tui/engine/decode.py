@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -210,7 +211,12 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
         if feats is not None:
             state.pending.append(feats)
         fed = tok
-        yield tok
+        try:
+            yield tok
+        except GeneratorExit:  # the caller walked away: the caches must still hold just state.tokens
+            if saved is not None:
+                _undo_last_step(state.cache, saved)
+            raise
         if should_stop():
             if saved is not None:
                 _undo_last_step(state.cache, saved)
@@ -284,17 +290,20 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
             step_start = time.perf_counter()
             intervals = []  # step to step, from the first token on: the pipeline's fill left out
             steps = 0
-            for tok in plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, stopping):
-                t = time.perf_counter()
-                if steps:
-                    intervals.append(t - step_start)
-                steps += 1
-                staged = tok
-                _, chunk = out.take([tok])
-                if chunk:
-                    yield chunk
-                yield rec.cycle(0, 0, 1, {"verify": t - step_start}, reason=reason, mode=MODE_PLAIN, block_size=1)
-                step_start = t
+            steps_taken = plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, stopping)
+            with closing(steps_taken):
+                for tok in steps_taken:
+                    t = time.perf_counter()
+                    if steps:
+                        intervals.append(t - step_start)
+                    steps += 1
+                    staged = tok
+                    _, chunk = out.take([tok])
+                    if chunk:
+                        yield chunk
+                    yield rec.cycle(0, 0, 1, {"verify": t - step_start}, reason=reason, mode=MODE_PLAIN,
+                                    block_size=1)
+                    step_start = t
             policy.observe_plain(steps, intervals)
             if out.stop_reason is None and cancel is not None and cancel.is_set():
                 out.stop_reason = "cancelled"
@@ -369,40 +378,42 @@ def plain_generate(target: TargetAdapter, tokenizer, state: DecodeState, new_tok
                              prompt_cache=state.cache)
     last = time.perf_counter()
     generated_all: list[int] = []
-    for i, resp in enumerate(stream):
-        now = time.perf_counter()
-        if i == 0:
-            rec.start = now - resp.prompt_tokens / max(resp.prompt_tps, 1e-9)
-            rec.prefill_done(prompt_len, len(new_tokens))
-            rec.gen_start = now
-            rec.first_token()
-            yield PrefillDone(prompt_len, len(new_tokens), rec.prefill_s)
-        generated_all.append(resp.token)
-        _, chunk = out.take([resp.token])
-        if chunk:
-            yield chunk
-        if i > 0:
-            yield rec.cycle(0, 0, 1, {"verify": now - last})
-        last = now
-        if resp.finish_reason == "stop" and out.stop_reason is None:
-            out.stop_reason = "stop"
-        if out.stop_reason is not None:
-            break
-        if cancel is not None and cancel.is_set():
-            out.stop_reason = "cancelled"
-            break
-    stream.close()
+    try:
+        for i, resp in enumerate(stream):
+            now = time.perf_counter()
+            if i == 0:
+                rec.start = now - resp.prompt_tokens / max(resp.prompt_tps, 1e-9)
+                rec.prefill_done(prompt_len, len(new_tokens))
+                rec.gen_start = now
+                rec.first_token()
+                yield PrefillDone(prompt_len, len(new_tokens), rec.prefill_s)
+            generated_all.append(resp.token)
+            _, chunk = out.take([resp.token])
+            if chunk:
+                yield chunk
+            if i > 0:
+                yield rec.cycle(0, 0, 1, {"verify": now - last})
+            last = now
+            if resp.finish_reason == "stop" and out.stop_reason is None:
+                out.stop_reason = "stop"
+            if out.stop_reason is not None:
+                break
+            if cancel is not None and cancel.is_set():
+                out.stop_reason = "cancelled"
+                break
+    finally:  # also when the caller walks away: record what the cache now holds
+        stream.close()
+        offset = target.cache_offset(state.cache)
+        full = state.tokens + list(new_tokens) + generated_all
+        if offset is not None and offset <= len(full):
+            state.tokens = full[:offset]
+        else:
+            state.tokens = []  # unknown cache contents: the next request starts over
+            state.cache = target.make_cache()
+        state.context = None  # the draft saw none of this: a later DFlash turn re-prefills
+        state.pending.clear()
     if out.stop_reason is None:
         out.stop_reason = "length"
-    offset = target.cache_offset(state.cache)
-    full = state.tokens + list(new_tokens) + generated_all
-    if offset is not None and offset <= len(full):
-        state.tokens = full[:offset]
-    else:
-        state.tokens = []  # unknown cache contents: the next request starts over
-        state.cache = target.make_cache()
-    state.context = None  # the draft saw none of this: a later DFlash turn re-prefills
-    state.pending.clear()
     tail = out.finish()
     if tail:
         yield tail
@@ -428,13 +439,14 @@ def _plain_sampled(target: TargetAdapter, tokenizer, state: DecodeState, new_tok
     stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
     last = time.perf_counter()
     if out.stop_reason is None:
-        for tok in plain_steps(target, state, staged, max_tokens, [], sampling, keys, stopping):
-            _, chunk = out.take([tok])
-            if chunk:
-                yield chunk
-            now = time.perf_counter()
-            yield rec.cycle(0, 0, 1, {"verify": now - last})
-            last = now
+        with closing(plain_steps(target, state, staged, max_tokens, [], sampling, keys, stopping)) as steps_taken:
+            for tok in steps_taken:
+                _, chunk = out.take([tok])
+                if chunk:
+                    yield chunk
+                now = time.perf_counter()
+                yield rec.cycle(0, 0, 1, {"verify": now - last})
+                last = now
     if out.stop_reason is None:
         out.stop_reason = "cancelled" if cancel is not None and cancel.is_set() else "length"
     tail = out.finish()
