@@ -8,12 +8,13 @@ It keeps two kinds of measurements from real cycles:
 
 - cost: the lower quartile of the recent seconds per cycle at each block
   size, and of the recent plain decode steps (other work on the machine only
-  ever adds time, so a low quantile shrugs off its spikes). A size never run is estimated from the sizes that were (linear
-  between measured sizes; beyond them, optimistically, the nearest measured
-  cost) and is tried when it promises EXPLORE_GAIN over the best measured
-  size, so a wrong guess costs a cycle. The other measured sizes are re-run
-  now and then (REMEASURE_BUDGET of the time), so one unlucky early
-  measurement cannot lock a size out.
+  ever adds time, so a low quantile shrugs off its spikes). A size never run
+  is estimated from the sizes that were (linear between measured sizes;
+  beyond them, optimistically, the nearest measured cost) and is tried when
+  it promises EXPLORE_GAIN over the best measured size, so a wrong guess costs
+  a cycle. The other measured sizes are re-run now and then
+  (REMEASURE_BUDGET of the time), so one unlucky early measurement cannot
+  lock a size out.
 - acceptance: per block position k, how often a draft reaching position k was
   accepted there, exponentially decayed so the estimate follows the context.
   P(accepted length >= k) is the product of those rates (each smoothed toward

@@ -14,7 +14,8 @@ def chi_square_sf(stat: float, df: int) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def goodness_of_fit(observed: Counter, expected: dict[int, float], min_expected: float = 5.0) -> tuple[float, int, float]:
+def goodness_of_fit(observed: Counter, expected: dict[int, float],
+                    min_expected: float = 5.0) -> tuple[float, int, float]:
     """Chi-square of observed counts against expected counts; bins under min_expected are pooled.
 
     Returns (statistic, degrees of freedom, p-value).

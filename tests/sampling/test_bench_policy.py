@@ -9,7 +9,8 @@ from dflash_tui.bench import format_policy_table, policy_to_json, run_policy_ben
 
 
 def test_policy_bench_reports_auto_plain_and_each_fixed_size(engine):
-    results = run_policy_bench(engine, ["hello fox"], runs=2, max_tokens=12, block_sizes=[4, 8], progress=lambda m: None)
+    results = run_policy_bench(engine, ["hello fox"], runs=2, max_tokens=12, block_sizes=[4, 8],
+                               progress=lambda m: None)
     [r] = results
     assert set(r.fixed) == {4, 8}
     assert r.plain.generation_tps > 0 and r.auto.generation_tps > 0 and r.control.generation_tps > 0
