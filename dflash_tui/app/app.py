@@ -187,7 +187,12 @@ class DflashApp(App):
          "stats": self.stats_pane}[pane].focus()
 
     def action_stop(self) -> None:
-        if not self.chat.stop() and self.query_one(TabbedContent).active == "chat-tab":
+        """Stop the reply or the comparison run; with neither, Esc returns to the prompt."""
+        if self.chat.stop():
+            return
+        if self.stats_pane.comparing:
+            self.service.cancel()
+        elif self.query_one(TabbedContent).active == "chat-tab":
             self.chat.prompt.focus()
 
     @reports_store_errors
@@ -326,8 +331,8 @@ class DflashApp(App):
         if context is None:
             self.notify("Send a prompt first: the comparison reruns your last prompt with plain decoding.")
             return
-        if self.chat.generating:
-            self.notify("A reply is being generated: wait for it (or Esc) before comparing.", severity="warning")
+        if self.chat.generating or self.stats_pane.comparing:
+            self.notify("Generation is running: wait for it (or Esc) before comparing.", severity="warning")
             return
         if not self.model.ready:
             self.notify(self.model.explain_not_ready(), severity="warning")

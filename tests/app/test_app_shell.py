@@ -161,3 +161,17 @@ async def test_the_palette_opens_from_inside_a_dialog_without_the_pane_commands(
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert app.screen.__class__.__name__ == "CommandPalette"
+
+
+async def test_escape_stops_a_running_comparison():
+    app = make_app(reply=" ".join(["word"] * 3000), chunk_delay_s=0.02)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        app.settings.generation.max_tokens = 2
+        await send(pilot, "short")
+        app.chat.conversation.generation.max_tokens = 3000
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: app.stats_pane.comparing and app.stats_pane.comparison.generated_tokens)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.stats_pane.comparing)
+        assert "stopped" in str(app.stats_pane.query_one("#speedup-line").render())

@@ -59,6 +59,10 @@ class StatsPane(VerticalScroll):
         self.request_id, self.reply = None, saved
         self.redraw()
 
+    @property
+    def comparing(self) -> bool:
+        return self.comparison is not None and self.comparison.summary is None and "failed" not in self.speedup_note
+
     def start_comparison(self, request_id: int) -> None:
         self.compare_request_id, self.comparison = request_id, ReplyStats()
         self.speedup_note = "Measuring plain decoding on the same prompt…"
@@ -71,6 +75,8 @@ class StatsPane(VerticalScroll):
             self.comparison.add(update)
             if update.error:
                 self.speedup_note = f"The comparison failed: {update.error}"
+            elif update.summary and update.summary.stop_reason == "cancelled":
+                self.speedup_note = "The comparison was stopped; Ctrl+T runs it again."
             elif update.summary:
                 self.plain_tps = update.summary.generation_tps
                 self.speedup_note = ""
