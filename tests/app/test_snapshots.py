@@ -40,28 +40,16 @@ def check_snapshot(name: str, screen: tuple[str, str]) -> None:
         assert content == path.read_text(), f"{path} differs (UPDATE_SNAPSHOTS=1 rewrites it)"
 
 
-async def _screen_after_a_reply(size, pane_key):
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_each_pane_snapshot(size):
+    """Chat after a reply, then the live stats of that reply, then the models pane."""
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await ready(pilot)
         await send(pilot, "Show me a Python function")
-        await pilot.press(pane_key)
-        return await settled_screen(pilot)
-
-
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_chat_pane_snapshot(size):
-    check_snapshot(f"chat-{size[0]}x{size[1]}", await _screen_after_a_reply(size, "f1"))
-
-
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_stats_pane_snapshot(size):
-    check_snapshot(f"stats-{size[0]}x{size[1]}", await _screen_after_a_reply(size, "f3"))
-
-
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_models_pane_snapshot(size):
-    check_snapshot(f"models-{size[0]}x{size[1]}", await _screen_after_a_reply(size, "f2"))
+        for pane, key in (("chat", "f1"), ("stats", "f3"), ("models", "f2")):
+            await pilot.press(key)
+            check_snapshot(f"{pane}-{size[0]}x{size[1]}", await settled_screen(pilot))
 
 
 async def test_reopened_conversation_snapshot():
