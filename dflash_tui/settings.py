@@ -34,7 +34,9 @@ class GenerationSettings:
 @dataclass
 class ChatSettings:
     send_keys: list[str] = field(default_factory=lambda: ["enter"])
-    newline_keys: list[str] = field(default_factory=lambda: ["shift+enter", "alt+enter", "ctrl+j"])
+    # ctrl+j first: it works in every terminal; shift+enter and alt+enter only arrive as such where the
+    # terminal reports them (kitty keyboard protocol), elsewhere they are a plain enter
+    newline_keys: list[str] = field(default_factory=lambda: ["ctrl+j", "shift+enter", "alt+enter"])
     show_conversations: bool = True
     max_prompt_chars: int = 50_000  # longer prompts are refused with a message (and kept in the input)
 

@@ -257,3 +257,26 @@ async def test_a_long_conversation_opens_with_its_newest_messages_and_loads_olde
         await pilot.pause()
         assert len(app.query(MessageView)) == 50 and not marker.display
         assert app.query(MessageView).first().message.content == "question 0"
+
+
+async def test_a_multi_line_prompt_keeps_its_line_breaks_in_the_log():
+    app = make_app()
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        await type_text(pilot, "line one")
+        await pilot.press("ctrl+j")
+        await type_text(pilot, "line two")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not app.chat.generating and len(app.query(MessageView)) == 2)
+        body = str(app.query(MessageView).first().query_one(".message-body").render())
+        assert body.splitlines() == ["line one", "line two"]
+
+
+async def test_text_typed_while_a_prompt_is_being_sent_stays_in_the_input():
+    app = make_app()
+    async with app.run_test() as pilot:
+        await ready(pilot)
+        app.chat.prompt.load_text("first prompt and then more typing")
+        await app.chat.send("first prompt")
+        assert app.chat.prompt.text == " and then more typing"
+        await wait_until(pilot, lambda: not app.chat.generating)

@@ -42,7 +42,9 @@ class MessageView(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(self._header_text(), classes="message-header")
-        if self.message.status == STATUS_STREAMING:
+        if self.message.role == "user":  # what the user typed, line breaks and all, not Markdown
+            yield Static(self.message.content, classes="message-body", markup=False)
+        elif self.message.status == STATUS_STREAMING:
             yield Markdown(self.message.content, classes="message-body")
         else:
             code_theme = "ansi_dark" if self.app.current_theme.dark else "ansi_light"  # follows the terminal

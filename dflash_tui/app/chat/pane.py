@@ -34,7 +34,8 @@ HISTORY_WINDOW = 40  # messages mounted when a conversation opens; older ones lo
 TITLE_CHARS = 40
 CONTEXT_STATUSES = (STATUS_COMPLETE, STATUS_STOPPED, STATUS_INTERRUPTED)  # what the model sees again
 EMPTY_HELP = (
-    "Type a message and press Enter to send (Shift+Enter, Alt+Enter or Ctrl+J for a new line).\n"
+    "Type a message and press Enter to send; Ctrl+J starts a new line (Shift+Enter and Alt+Enter too, "
+    "where the terminal reports them).\n"
     "Esc stops a reply · Ctrl+R regenerates · Ctrl+L edits your last message · Ctrl+G chat settings\n"
     "F1 chat · F2 models · F3 live stats · Ctrl+P every command"
 )
@@ -173,7 +174,8 @@ class ChatPane(Horizontal):
         except StoreError as error:
             self.app.notify(str(error), severity="error", timeout=15)
             return
-        self.prompt.load_text("")
+        typed = self.prompt.text  # keys pressed after Enter, before this ran, must survive
+        self.prompt.load_text(typed[len(text):] if typed.startswith(text) else typed)
         self.prompt.remember(text)
         await self._mount_message(message)
         await self._start_reply()
