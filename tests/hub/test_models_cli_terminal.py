@@ -46,6 +46,10 @@ def test_ctrl_c_during_pull_keeps_the_partial_and_the_rerun_resumes(hub, termina
 
     screen = wait_for_screen(terminal, lambda s: "1/5 files" in s and "%|" in s)
     assert f"{TARGET_REPO}:" in screen and "B/s" in screen
+    deadline = time.monotonic() + 30
+    while not hub.ranges_for("model.safetensors") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # a few trickled chunks reach the partial file before Ctrl-C
     subprocess.run(["tmux", "send-keys", "-t", terminal, "C-c"], check=True)
     screen = wait_for_screen(terminal, lambda s: "partial download is kept" in s)
     assert "Traceback" not in screen and "run the same pull to resume" in screen
