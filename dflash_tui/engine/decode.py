@@ -273,6 +273,7 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         yield chunk
     taps = draft.config.target_layer_ids
     run_draft = draft_logits(target, draft, state)
+    greedy_propose = draft_block(target, draft, state)
     stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
     last_cycle = None  # (block size, accepted, start time): costed when the next cycle starts
     while out.stop_reason is None:
@@ -313,10 +314,8 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         t0 = time.perf_counter()
         offset = len(state.tokens)
         q = None
-        if propose is not None:
-            drafts = propose(staged, offset, b)
-        elif sampling.argmax_only:
-            drafts = mx.argmax(run_draft(staged, offset, b), axis=-1).tolist()
+        if propose is not None or sampling.argmax_only:
+            drafts = (propose or greedy_propose)(staged, offset, b)
         else:
             q, drafts = draft_tokens(run_draft(staged, offset, b), sampling,
                                      state.tokens[-sampling.repetition_context:] + [staged], keys)
