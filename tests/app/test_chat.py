@@ -1,11 +1,13 @@
 """The chat pane driven through the pilot: real widgets, real SQLite, fake engine."""
 
+import time
+
 from app_helpers import make_app, ready, send, type_text, wait_until
 
-from dflash_tui.app.chat.message_view import MessageView
-from dflash_tui.store import STATUS_COMPLETE, STATUS_STOPPED, Store
 import dflash_tui.demo
 from dflash_tui import paths
+from dflash_tui.app.chat.message_view import MessageView
+from dflash_tui.store import STATUS_COMPLETE, STATUS_STOPPED, Store
 
 
 async def test_enter_sends_and_the_reply_streams_into_the_log_and_the_database():
@@ -165,7 +167,7 @@ async def test_history_is_mounted_once_and_not_re_rendered_while_a_new_reply_str
 
 
 async def test_ui_updates_from_a_fast_decoder_are_coalesced_to_about_20_per_second():
-    app = make_app(reply=" ".join(["tok"] * 3000), chunk_delay_s=0.001)
+    app = make_app(reply=" ".join(["tok"] * 3000), chunk_delay_s=0.002)
     calls = []
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -177,13 +179,13 @@ async def test_ui_updates_from_a_fast_decoder_are_coalesced_to_about_20_per_seco
 
         app.chat.apply_update = counting
         await type_text(pilot, "go")
+        started = time.monotonic()
         await pilot.press("enter")
-        started = pilot.app.chat.generating and __import__("time").monotonic()
         await wait_until(pilot, lambda: not app.chat.generating, timeout_s=20)
-        elapsed = __import__("time").monotonic() - started
+        elapsed = time.monotonic() - started
         cycles = sum(len(u.cycles) for u in calls)
         assert cycles > len(calls) * 3  # many decoder cycles per UI update
-        assert len(calls) <= 25 * elapsed + 2
+        assert len(calls) <= 20 * elapsed * 1.25 + 2
 
 
 async def test_conversations_survive_restarting_the_app():
