@@ -176,6 +176,8 @@ class Engine:
         """
         if not prompt_ids:
             raise ValueError("empty prompt: type something first")
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
         if sampling is None:
             sampling = SamplingParams(temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
                                       repetition_penalty=repetition_penalty, seed=seed)
@@ -184,6 +186,8 @@ class Engine:
         reason = ""
         if mode != MODE_PLAIN and self.draft is None:
             mode, reason = MODE_PLAIN, "no draft loaded"
+        elif mode == MODE_DFLASH and (block_size or self.block_size) <= 1:
+            mode, reason = MODE_PLAIN, "block size 1 drafts nothing: plain decoding"
         stop_ids = set(self.tokenizer.eos_token_ids or [])
         keep = self._reusable_prefix(prompt_ids, need_context=(mode != MODE_PLAIN))
         if keep == 0:

@@ -38,14 +38,8 @@ def test_cancel_mid_generation_returns_promptly_and_the_engine_stays_usable(engi
 # Engine.generate does not reset on GeneratorExit: closed mid-reply, plain_generate never updates
 # state.tokens, and plain_steps (auto mode) leaves its queued step in the cache, so the next turn reuses
 # a cache holding tokens that state.tokens does not list.
-CLOSE_BUG = "engine bug: no reset when the caller closes the generator (see CLOSE_BUG's comment)"
-
-
 @pytest.mark.parametrize("closed_mode,next_mode", [
-    ("dflash", "dflash"),
-    pytest.param("auto", "dflash", marks=pytest.mark.xfail(strict=True, reason=CLOSE_BUG)),
-    pytest.param("plain", "plain", marks=pytest.mark.xfail(strict=True, reason=CLOSE_BUG)),
-    pytest.param("auto", "plain", marks=pytest.mark.xfail(strict=True, reason=CLOSE_BUG)),
+    ("dflash", "dflash"), ("auto", "dflash"), ("plain", "plain"), ("auto", "plain"),
 ])
 def test_abandoning_a_reply_midway_leaves_the_engine_usable(engine, closed_mode, next_mode):
     """Callers may stop iterating and throw the generator away (STYLE.md); the next turn must not notice."""

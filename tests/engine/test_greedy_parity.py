@@ -81,11 +81,16 @@ def test_prompt_longer_than_one_prefill_chunk_matches_mlx_lm_greedy(engine):
     assert engine._state.context.length == len(engine._state.tokens)
 
 
-@pytest.mark.parametrize("block_size", [
-    pytest.param(1, marks=pytest.mark.xfail(strict=True, reason=(
-        "engine bug: mode dflash with block_size 1 (the settings dialog allows 0..64) reaches the plain-stretch "
-        "branch of dflash_generate with no policy: AttributeError on choice.plain_steps"))),
-    2, 4, 32])
+def test_block_size_one_in_dflash_mode_decodes_plainly_and_says_so(engine):
+    ids = chat_ids(engine, PROMPTS[0])
+    summary = summary_of(list(engine.generate(ids, max_tokens=32, mode="dflash", block_size=1)))
+    plain = summary_of(list(engine.generate(ids, max_tokens=32, mode="plain")))
+    assert summary.stop_reason != "error" and summary.mode == "plain"
+    assert "block size 1" in summary.reason
+    assert summary.token_ids == plain.token_ids
+
+
+@pytest.mark.parametrize("block_size", [2, 4, 32])
 def test_user_chosen_block_size_decodes_the_greedy_output(engine, monkeypatch, block_size):
     ids = chat_ids(engine, PROMPTS[0])
     reference = force_drafts(monkeypatch, engine, ids, [0, block_size - 2, 1, 40], n=64 + 32)
