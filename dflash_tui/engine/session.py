@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..mlx_setup import import_mlx
+from ..compat import check_pair
 from .context import DraftContext
 from .decode import DecodeState, dflash_generate, flush_pending, plain_generate
 from .draft import DFlashDraftModel, load_draft, read_config
@@ -26,31 +27,22 @@ mx = import_mlx()
 
 def resolve_model_path(name_or_path: str | Path) -> Path:
     """A local folder, or a repo id already in the Hugging Face cache (never downloads)."""
+    from ..hub.local import resolve_local
+
+    found = resolve_local(str(name_or_path))
+    if found is not None:
+        return found
     path = Path(name_or_path).expanduser()
     if path.is_dir():
-        return path
+        return path  # no config.json: read_config says so
     if path.exists():
         raise ModelLoadError(f"{path}: is a file; give the model's folder (with config.json).")
     name = str(name_or_path)
     if name.count("/") == 1 and not name.startswith((".", "/", "~")):
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
-
-        try:
-            return Path(snapshot_download(name, local_files_only=True))
-        except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
-            pass
         raise ModelLoadError(
             f"{name}: not downloaded yet. Fetch it with `dflash-tui models pull {name}` (or give a local folder)."
         )
     raise ModelLoadError(f"{name}: no such folder. Give a model folder or a Hugging Face repo id.")
-
-
-def pair_problems(target_config: dict, draft_config: dict) -> list[str]:
-    """Compatibility problems of a pair (shared with the model manager)."""
-    from ..compat import check_pair
-
-    return check_pair(target_config, draft_config)
 
 
 def _cast_for_cpu(model) -> None:
@@ -92,7 +84,7 @@ class Engine:
         if draft_path is not None:
             dpath = resolve_model_path(draft_path)
             dconfig = read_config(dpath)
-            problems = pair_problems(tconfig, dconfig)
+            problems = check_pair(tconfig, dconfig, target_name=str(target_path))
             if problems:
                 raise IncompatiblePairError(f"{dpath} does not fit {tpath}: " + "; ".join(problems))
         say(f"loading target {tpath.name}")
@@ -107,11 +99,6 @@ class Engine:
             say(f"loading draft {dpath.name}")
             dtype = mx.float32 if mx.default_device() == mx.cpu else None
             draft = load_draft(dpath, dtype=dtype)
-            if draft.config.mask_token_id >= target.vocab_size:
-                raise IncompatiblePairError(
-                    f"{dpath}: mask token {draft.config.mask_token_id} is outside the target's vocabulary "
-                    f"({target.vocab_size})."
-                )
         say("ready")
         return cls(target, tokenizer, draft, str(target_path), str(draft_path) if draft_path else None)
 
