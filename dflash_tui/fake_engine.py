@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from .engine.events import MODE_DFLASH, CycleStats, GenerationSummary, PrefillDone, TokenChunk
+from .engine.events import MODE_AUTO, MODE_DFLASH, CycleStats, GenerationSummary, PrefillDone, TokenChunk
 
 DEFAULT_REPLY = (
     "Here is a **short** answer.\n\n"
@@ -57,7 +57,9 @@ class FakeEngine:
                  cancel: threading.Event | None = None):
         cancel = cancel or threading.Event()
         block = block_size or self.block_size
-        self.requests.append({"mode": mode, "max_tokens": max_tokens, "block_size": block,
+        requested, reason = mode, ("auto: fake policy keeps DFlash" if mode == MODE_AUTO else "")
+        mode = MODE_DFLASH if mode == MODE_AUTO else mode
+        self.requests.append({"mode": requested, "max_tokens": max_tokens, "block_size": block,
                               "temperature": temperature, "messages": self.last_messages})
         yield PrefillDone(prompt_tokens=len(ids), prefilled_tokens=len(ids), prefill_s=0.01)
         pieces = self.reply.split(" ")
@@ -86,7 +88,7 @@ class FakeEngine:
             yield TokenChunk(chunk, list(range(committed)))
             yield CycleStats(cycles, mode, block, block - 1 if mode == MODE_DFLASH else 0, accepted, committed,
                              PHASE_S["draft"], PHASE_S["verify"], PHASE_S["rollback"], 0.0, generated,
-                             generated / (cycles * CYCLE_S))
+                             generated / (cycles * CYCLE_S), reason=reason)
             if self.chunk_delay_s:
                 cancel.wait(self.chunk_delay_s)
         elapsed = max(cycles, 1) * CYCLE_S
@@ -98,5 +100,5 @@ class FakeEngine:
             acceptance=accepted_total / drafted if drafted else 0.0,
             draft_share=accepted_total / generated if generated else 0.0, accept_histogram=histogram,
             phase_s={name: seconds * cycles for name, seconds in PHASE_S.items()} | {"other": 0.0},
-            peak_memory_bytes=123_456_789, block_size=block, text=text,
+            peak_memory_bytes=123_456_789, block_size=block, text=text, reason=reason,
         )

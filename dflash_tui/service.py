@@ -17,6 +17,13 @@ from .engine.events import CycleStats, GenerationEvent, GenerationSummary, Prefi
 from .settings import GenerationSettings
 
 
+def settings_mode(settings: GenerationSettings) -> str:
+    """The engine mode a conversation's settings ask for: auto (policy), dflash (fixed block) or plain."""
+    if not settings.dflash:
+        return "plain"
+    return "auto" if settings.auto_block else "dflash"
+
+
 @dataclass
 class LoadProgress:
     message: str
@@ -188,7 +195,7 @@ class DecoderService:
             return
         engine = self._engine
         if mode is None:
-            mode = "dflash" if settings.dflash and engine.has_draft else "plain"
+            mode = settings_mode(settings) if engine.has_draft else "plain"
         try:
             ids = engine.encode_chat(messages)
             for event in engine.generate(ids, max_tokens=settings.max_tokens, mode=mode,

@@ -28,6 +28,7 @@ class GenerationSettings:
     temperature: float = 0.0
     block_size: int = 0  # 0: the draft's own block size
     dflash: bool = True
+    auto_block: bool = True  # the drafting policy picks the block size per cycle, plain decoding included
     system_prompt: str = ""
 
 

@@ -27,6 +27,7 @@ build_target(work / "target", "qwen3")
 build_draft(work / "draft", work / "target")
 settings = Settings()
 settings.generation.max_tokens = 5000  # Esc, not the limit, ends the reply
+settings.generation.auto_block = False  # a random draft: pin DFlash so its stats show
 save_settings(settings)
 PY
 

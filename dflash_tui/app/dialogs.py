@@ -83,6 +83,8 @@ class GenerationSettingsScreen(ModalScreen[GenerationSettings | None]):
                 yield Input(str(s.block_size), id="block_size", type="integer", compact=True)
                 yield Label("DFlash")
                 yield Switch(s.dflash, id="dflash")
+                yield Label("Auto block size")
+                yield Switch(s.auto_block, id="auto_block")
             yield Static("", id="problem", classes="error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (Ctrl+S)", variant="primary", id="save", compact=True)
@@ -120,4 +122,5 @@ class GenerationSettingsScreen(ModalScreen[GenerationSettings | None]):
             temperature=number("temperature", float, 0.0, 5.0),
             block_size=number("block_size", int, 0, 64),
             dflash=self.query_one("#dflash", Switch).value,
+            auto_block=self.query_one("#auto_block", Switch).value,
         )

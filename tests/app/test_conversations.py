@@ -121,7 +121,7 @@ async def test_chat_settings_are_kept_per_conversation_and_reach_the_engine():
         assert request["messages"][0] == {"role": "system", "content": "You are terse."}
         await pilot.press("ctrl+n")
         await send(pilot, "fresh")
-        assert engines[0].requests[-1]["mode"] == "dflash"
+        assert engines[0].requests[-1]["mode"] == "auto"  # a new conversation: DFlash with the drafting policy
         assert app.store.list_conversations()[1].generation.max_tokens == 7
 
 

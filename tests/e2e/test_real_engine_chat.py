@@ -20,6 +20,7 @@ async def test_a_prompt_streams_on_the_real_engine_stops_with_escape_and_survive
     target, draft = tiny_pair
     settings = Settings()
     settings.generation.max_tokens = 5000  # long enough that Esc, not the limit, ends the reply
+    settings.generation.auto_block = False  # a random draft: the policy would (rightly) pick plain decoding
     save_settings(settings)
     service = DecoderService()
     app = DflashApp(service, target=str(target), draft=str(draft))
@@ -68,6 +69,6 @@ async def test_with_no_model_chosen_the_embedded_demo_pair_loads_and_answers():
             await wait_until(pilot, lambda: not app.chat.generating, 120)
             reply = app.store.messages(1)[-1]
             assert reply.status == "complete" and reply.content.strip()
-            assert reply.stats["mode"] == "dflash" and reply.stats["generated_tokens"] > 0
+            assert reply.stats["mode"] in ("dflash", "plain") and reply.stats["generated_tokens"] > 0
     finally:
         service.shutdown()

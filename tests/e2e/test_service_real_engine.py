@@ -29,7 +29,7 @@ def test_the_real_engine_streams_a_reply_then_a_cancelled_one_still_ends_with_a_
         seen = wait_for(service, lambda s: any(isinstance(e, (ModelReady, LoadFailed)) for e in s))
         assert isinstance(seen[-1], ModelReady) and seen[-1].draft_name == str(draft)
         messages = [{"role": "user", "content": "hello"}]
-        service.generate(1, messages, GenerationSettings(max_tokens=12))
+        service.generate(1, messages, GenerationSettings(max_tokens=12, auto_block=False))
         seen = wait_for(service, lambda s: any(u.summary or u.error for u in updates(s, 1)))
         summary = [u.summary for u in updates(seen, 1) if u.summary][0]
         assert summary.mode == "dflash" and summary.generated_tokens == 12
@@ -38,6 +38,22 @@ def test_the_real_engine_streams_a_reply_then_a_cancelled_one_still_ends_with_a_
         service.cancel()
         seen = wait_for(service, lambda s: any(u.summary or u.error for u in updates(s, 2)))
         assert [u.summary for u in updates(seen, 2) if u.summary][0].stop_reason == "cancelled"
+    finally:
+        service.shutdown()
+
+
+def test_the_default_settings_run_the_drafting_policy_and_say_why(tiny_pair):
+    target, draft = tiny_pair
+    service = DecoderService()
+    try:
+        service.load(str(target), str(draft))
+        wait_for(service, lambda s: any(isinstance(e, (ModelReady, LoadFailed)) for e in s))
+        service.generate(1, [{"role": "user", "content": "hello"}], GenerationSettings(max_tokens=40))
+        seen = wait_for(service, lambda s: any(u.summary or u.error for u in updates(s, 1)))
+        cycles = [c for u in updates(seen, 1) for c in u.cycles]
+        summary = [u.summary for u in updates(seen, 1) if u.summary][0]
+        assert summary.generated_tokens == 40 and summary.reason  # the policy's choice is never silent
+        assert cycles and all(c.reason for c in cycles)
     finally:
         service.shutdown()
 

@@ -331,7 +331,9 @@ class ChatPane(Horizontal):
         parts.append(model.describe())
         if model.ready:
             mode = "DFlash" if generation.dflash and model.draft else "plain"
-            if mode == "DFlash":
+            if mode == "DFlash" and generation.auto_block:
+                mode += " auto" + (f" ≤b{generation.block_size}" if generation.block_size else "")
+            elif mode == "DFlash":
                 mode += f" b{generation.block_size or model.block_size or '?'}"
             parts += [mode, f"T {generation.temperature:g}", f"max {generation.max_tokens}"]
         self.query_one("#status-line", Static).update(" · ".join(parts))

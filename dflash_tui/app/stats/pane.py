@@ -37,6 +37,7 @@ class StatsPane(VerticalScroll):
         yield Label("tok/s over the reply")
         yield Sparkline([], id="tps-sparkline")
         yield Static("", id="prompt-line", markup=False)
+        yield Static("", id="policy-line", markup=False)
         yield Static("", id="acceptance-line", markup=False)
         yield Sparkline([], id="acceptance-sparkline")
         yield Label("cycles per accepted length")
@@ -94,6 +95,7 @@ class StatsPane(VerticalScroll):
         mode = f"{reply.mode} b{reply.block_size}" if reply.mode == "dflash" else (reply.mode or "–")
         self.query_one("#prompt-line", Static).update(
             f"prompt {prompt} · first token {ttft} · {reply.generated_tokens} tokens · {mode}")
+        self.query_one("#policy-line", Static).update(f"why: {reply.reason}" if reply.reason else "")
         self.query_one("#acceptance-line", Static).update(self._acceptance_text(reply))
         self.query_one("#acceptance-sparkline", Sparkline).data = reply.acceptance_series
         self.query_one("#histogram", Static).update("\n".join(histogram_lines(reply.histogram)) or "–")

@@ -24,6 +24,7 @@ class ReplyStats:
     generated_tokens: int = 0
     mode: str = ""
     block_size: int = 0
+    reason: str = ""  # why the drafting policy chose this mode and block size
     prompt_tps: float | None = None
     ttft_s: float | None = None
     summary: GenerationSummary | None = None
@@ -33,6 +34,7 @@ class ReplyStats:
             self.prompt_tps = update.prefill.prefilled_tokens / update.prefill.prefill_s
         for cycle in update.cycles:
             self.mode, self.block_size = cycle.mode, cycle.block_size
+            self.reason = cycle.reason or self.reason
             self.current_tps = cycle.generation_tps
             self.generated_tokens = cycle.generated_tokens
             self.tps_series.append(cycle.generation_tps)
@@ -50,6 +52,7 @@ class ReplyStats:
     def finish(self, summary: GenerationSummary) -> None:
         self.summary = summary
         self.mode, self.block_size = summary.mode, summary.block_size or self.block_size
+        self.reason = summary.reason or self.reason
         self.generated_tokens = summary.generated_tokens
         self.prompt_tps, self.ttft_s = summary.prompt_tps, summary.ttft_s
         if summary.accept_histogram:
