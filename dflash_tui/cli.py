@@ -105,9 +105,13 @@ def cmd_bench(args) -> int:
                         block_size=args.block_size, progress=lambda m: print(m, file=sys.stderr),
                         temperature=args.temperature, seed=args.seed)
     print(format_table(results))
-    payload = to_json(results, {"target": engine.target_name, "draft": engine.draft_name, "runs": args.runs,
-                                "max_tokens": args.max_tokens, "block_size": args.block_size or engine.block_size,
-                                "temperature": args.temperature, "seed": args.seed})
+    return _emit_json(args, to_json(results, {
+        "target": engine.target_name, "draft": engine.draft_name, "runs": args.runs, "max_tokens": args.max_tokens,
+        "block_size": args.block_size or engine.block_size, "temperature": args.temperature, "seed": args.seed}))
+
+
+def _emit_json(args, payload: str) -> int:
+    """Bench JSON goes to --json when given (the table stays readable on stdout), else to stdout."""
     if args.json:
         Path(args.json).write_text(payload)
         print(f"json written to {args.json}", file=sys.stderr)
@@ -124,15 +128,9 @@ def _bench_policy(args, engine, prompts: list[str]) -> int:
                                progress=lambda m: print(m, file=sys.stderr), temperature=args.temperature,
                                seed=args.seed, stat=args.stat)
     print(format_policy_table(results))
-    payload = policy_to_json(results, {"target": engine.target_name, "draft": engine.draft_name,
-                                       "runs": args.runs, "max_tokens": args.max_tokens,
-                                       "temperature": args.temperature, "seed": args.seed})
-    if args.json:
-        Path(args.json).write_text(payload)
-        print(f"json written to {args.json}", file=sys.stderr)
-    else:
-        print(payload)
-    return 0
+    return _emit_json(args, policy_to_json(results, {
+        "target": engine.target_name, "draft": engine.draft_name, "runs": args.runs, "max_tokens": args.max_tokens,
+        "temperature": args.temperature, "seed": args.seed}))
 
 
 def _sampling_args(p: argparse.ArgumentParser) -> None:
@@ -166,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("prompt", help="the prompt ('-' reads stdin)")
     gen.add_argument("--system", help="system prompt")
     gen.add_argument("--max-tokens", type=int, default=256)
-    gen.add_argument("--mode", choices=["dflash", "plain", "auto"], default="dflash",
+    gen.add_argument("--mode", choices=["dflash", "plain", "auto"], default="auto",
                      help="auto: the drafting policy picks the block size per cycle, plain decoding included")
     gen.add_argument("--block-size", type=int, help="pins the DFlash block size (with --mode auto too)")
     _sampling_args(gen)

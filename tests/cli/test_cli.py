@@ -30,7 +30,7 @@ def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
 def test_generate_streams_text_and_prints_stats_line(pair, tmp_path):
     target, draft = pair
     res = run_cli("generate", "hello fox", "--target", str(target), "--draft", str(draft),
-                  "--max-tokens", "24", home=tmp_path)
+                  "--max-tokens", "24", "--mode", "dflash", home=tmp_path)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip(), "no text streamed"
     assert "[dflash] 24 tokens" in res.stderr
@@ -40,11 +40,21 @@ def test_generate_streams_text_and_prints_stats_line(pair, tmp_path):
 def test_generate_plain_mode_matches_dflash_text(pair, tmp_path):
     target, draft = pair
     args = ("generate", "the lazy dog", "--target", str(target), "--draft", str(draft), "--max-tokens", "32")
-    dflash = run_cli(*args, home=tmp_path)
+    dflash = run_cli(*args, "--mode", "dflash", home=tmp_path)
     plain = run_cli(*args, "--mode", "plain", home=tmp_path)
-    assert dflash.returncode == plain.returncode == 0
-    assert dflash.stdout == plain.stdout
+    auto = run_cli(*args, home=tmp_path)
+    assert dflash.returncode == plain.returncode == auto.returncode == 0
+    assert dflash.stdout == plain.stdout == auto.stdout
     assert "[plain]" in plain.stderr
+
+
+def test_generate_by_default_runs_the_drafting_policy_and_says_what_it_chose(pair, tmp_path):
+    target, draft = pair
+    res = run_cli("generate", "hello fox", "--target", str(target), "--draft", str(draft), "--max-tokens", "48",
+                  home=tmp_path)
+    assert res.returncode == 0, res.stderr
+    stats = res.stderr.strip().splitlines()[-1]
+    assert stats.startswith(("[dflash]", "[plain]")) and "(" in stats  # the policy's reason is on the line
 
 
 def test_bench_prints_table_and_json_with_speedup(pair, tmp_path):
