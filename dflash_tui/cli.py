@@ -86,6 +86,11 @@ def cmd_generate(args) -> int:
 def cmd_bench(args) -> int:
     import json
 
+    if args.synthetic:
+        from .bench_synthetic import run_synthetic
+
+        return run_synthetic(args)
+
     from .bench import DEFAULT_PROMPTS, format_table, run_bench, to_json
 
     engine = _load_engine(args)
@@ -151,6 +156,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .bench_synthetic import add_synthetic_args
     from .hub.cli_commands import add_models_parser
     from .train.cli_commands import add_train_parser
 
@@ -188,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --policy: compare median runs, or each variant's fastest run (busy machines)")
     _sampling_args(bench)
     bench.add_argument("--json", help="write the JSON here instead of stdout")
+    add_synthetic_args(bench)
     bench.set_defaults(func=cmd_bench)
 
     add_models_parser(sub)
