@@ -424,6 +424,8 @@ def format_table(results: dict) -> str:
              "append left lazy); 'op' = GatedDeltaNet op loop (fused kernels off); prefill in tok/s",
              head, "-" * len(head)]
     for kind, res in results.items():
+        for err in res.get("errors", []):
+            lines.append(f"{res['name'][:28]:<28} failed: {str(err)[:200]}")
         for r in res["contexts"]:
             op_v = f"{r['verify_oploop_over_decode']:.2f}" if "verify_oploop_over_decode" in r else "-"
             op_x = f"{r['speedup_oploop']['6.5']:.2f}" if "speedup_oploop" in r else "-"
@@ -488,18 +490,25 @@ def run_synthetic(args) -> int:
             res = results[kind]
             compare = pair.target.hybrid and gdn_cuda.enabled()
             progress(f"  {res['name']}:")
-            res["contexts"].append(measure(pair, context, repeats=repeats, block=block, keep=keep,
-                                           compare_oploop=compare,
-                                           oploop_prefill=compare and context in oploop_contexts,
-                                           progress=progress))
+            try:
+                res["contexts"].append(measure(pair, context, repeats=repeats, block=block, keep=keep,
+                                               compare_oploop=compare,
+                                               oploop_prefill=compare and context in oploop_contexts,
+                                               progress=progress))
+            except Exception as e:  # report it and go on: the other targets and contexts still count
+                res.setdefault("errors", []).append({"context": context, "error": f"{type(e).__name__}: {e}"})
+                progress(f"    {context} ctx failed: {type(e).__name__}: {str(e)[:300]}")
             dump()  # keep what was measured if a later step dies
     for kind, pair in pairs.items():  # diagnostics, after every headline figure is in
-        if pair.target.hybrid:
-            steps = (block, min(max(contexts), PREFILL_CHUNK))  # a verify and a prefill chunk
-            results[kind]["gdn_layer"] = [gdn_layer_ms(pair, n, repeats) for n in steps]
-            progress(f"  one GatedDeltaNet recurrence: {results[kind]['gdn_layer']}")
-        results[kind]["layers"] = layer_breakdown(pair, contexts[0], block, repeats)
-        progress(f"  {results[kind]['name']} layers at {contexts[0]}: {results[kind]['layers']}")
+        try:
+            if pair.target.hybrid:
+                steps = (block, min(max(contexts), PREFILL_CHUNK))  # a verify and a prefill chunk
+                results[kind]["gdn_layer"] = [gdn_layer_ms(pair, n, repeats) for n in steps]
+                progress(f"  one GatedDeltaNet recurrence: {results[kind]['gdn_layer']}")
+            results[kind]["layers"] = layer_breakdown(pair, contexts[0], block, repeats)
+            progress(f"  {results[kind]['name']} layers at {contexts[0]}: {results[kind]['layers']}")
+        except Exception as e:
+            results[kind].setdefault("errors", []).append({"diagnostics": f"{type(e).__name__}: {e}"})
         dump()
     print(format_table(results))
     payload = dump()

@@ -6,8 +6,8 @@ verify of a hybrid target costs several decode steps. Here:
 
 - `fused_recurrence_with_tape`: all T steps of a layer in one launch, gates
   (log g, beta) computed in-kernel from the raw projections, writing y, the
-  final state and the rollback tape (cumulative log-gate, keys repeated to Hv,
-  innovations) that `rollback.py` already defines.
+  final state and the rollback tape that `rollback.py` defines (cumulative
+  log-gate, keys at the Hk key heads in the input dtype, innovations).
 - `fused_replay`: the tape replay of `rollback.replay_state` (the same closed
   form) plus the conv-state rows, in one launch.
 
@@ -82,8 +82,8 @@ _RECURRENCE_SOURCE = r"""
         const float kk = static_cast<float>(k[src]);
         ks[idx] = kk;
         qs[idx] = static_cast<float>(q[src]);
-        if (tape_block) {
-          keys[(bt * Hv + hv) * Dk + e] = kk;
+        if (tape_block && hv % (Hv / Hk) == 0) {
+          keys[(bt * Hk + hk) * Dk + e] = k[src];
         }
       }
       if (tid < nt) {
@@ -170,16 +170,17 @@ _REPLAY_SOURCE = r"""
       const size_t bh = idx / ((size_t)Dk * Dv);
       const int hv = bh % Hv;
       const size_t b = bh / Hv;
-      const float* L = log_g_cum + b * T * Hv + hv;
+      const auto* L = log_g_cum + b * T * Hv + hv;
       const int hkey = hv / (Hv / Hkeys);
-      const float L_n = L[(size_t)(n - 1) * Hv];
+      const float L_n = static_cast<float>(L[(size_t)(n - 1) * Hv]);
       float acc = 0.0f;
       for (int t = 0; t < n; ++t) {
         const size_t bt = (b * T + t) * Hv + hv;
         const size_t kt = (b * T + t) * Hkeys + hkey;
-        acc += expf(L_n - L[(size_t)t * Hv]) * deltas[bt * Dv + dv] * keys[kt * Dk + dk];
+        const float w = expf(L_n - static_cast<float>(L[(size_t)t * Hv]));
+        acc += w * static_cast<float>(deltas[bt * Dv + dv]) * static_cast<float>(keys[kt * Dk + dk]);
       }
-      state[idx] = expf(L_n) * state_before[idx] + acc;
+      state[idx] = expf(L_n) * static_cast<float>(state_before[idx]) + acc;
     }
     const int R = conv_before_shape[1];
     const int C = conv_before_shape[2];
@@ -286,8 +287,8 @@ def _launch_recurrence(q, k, v, A_log, a, dt_bias, b, state, init_value=None):
                   ("Dk", Dk), ("Dv", Dv), ("Hk", Hk), ("Hv", Hv), ("CH", chunk_steps(Dk))],
         grid=grid,
         threadgroup=group,
-        output_shapes=[(B, T, Hv, Dv), (B, Hv, Dv, Dk), (B, T, Hv), (B, T, Hv, Dk), (B, T, Hv, Dv)],
-        output_dtypes=[f32] * 5,
+        output_shapes=[(B, T, Hv, Dv), (B, Hv, Dv, Dk), (B, T, Hv), (B, T, Hk, Dk), (B, T, Hv, Dv)],
+        output_dtypes=[f32, f32, f32, q.dtype, f32],
         init_value=init_value,
     )
 
@@ -316,6 +317,8 @@ def _relative_error(got, want) -> float:
 def _compare(names, got, want) -> str | None:
     mx.eval(got, want)
     for name, g, w in zip(names, got, want):
+        if g.shape != w.shape:
+            return f"{name}: shape {g.shape}, the op loop gives {w.shape}"
         if mx.isnan(g).any().item():
             return f"{name}: elements left unwritten (NaN)"
         err = _relative_error(g, w)
@@ -360,21 +363,25 @@ def _probe_recurrence(dtype, param_dtype, bias_dtype, Hk, Hv, Dk, Dv) -> str | N
         return f"{type(e).__name__}: {e}"
 
 
-def _probe_replay(dtype, Hv, Dv, Dk) -> str | None:
+def _probe_replay(like, Hv: int, Dv: int, Dk: int) -> str | None:
+    """Run the replay on a random tape with the dtypes and key heads of `like` (every input dtype shapes
+    the generated source, so each combination is compiled and checked here first)."""
     from .rollback import GDNTape, replay_state
 
     try:
         T, R, C = 16, 3, 40
+        Hkeys = like.keys.shape[2]
         keys = mx.random.split(mx.random.key(4321), 6)
         tape = GDNTape(
-            conv_before=mx.random.normal((1, R, C), key=keys[0]).astype(dtype),
+            conv_before=mx.random.normal((1, R, C), key=keys[0]).astype(like.conv_before.dtype),
             state_before=mx.random.normal((1, Hv, Dv, Dk), key=keys[1]),
-            qkv=mx.random.normal((1, T, C), key=keys[2]).astype(dtype),
-            log_g_cum=mx.cumsum(-mx.random.uniform(0.01, 1.0, (1, T, Hv), key=keys[3]), axis=1),
-            keys=mx.random.normal((1, T, Hv, Dk), key=keys[4]),
-            deltas=mx.random.normal((1, T, Hv, Dv), key=keys[5]),
+            qkv=mx.random.normal((1, T, C), key=keys[2]).astype(like.qkv.dtype),
+            log_g_cum=mx.cumsum(-mx.random.uniform(0.01, 1.0, (1, T, Hv), key=keys[3]),
+                                axis=1).astype(like.log_g_cum.dtype),
+            keys=mx.random.normal((1, T, Hkeys, Dk), key=keys[4]).astype(like.keys.dtype),
+            deltas=mx.random.normal((1, T, Hv, Dv), key=keys[5]).astype(like.deltas.dtype),
         )
-        rows = mx.concatenate([tape.conv_before, tape.qkv], axis=1)
+        rows = mx.concatenate([tape.conv_before, tape.qkv.astype(tape.conv_before.dtype)], axis=1)
         for n in (1, 7, T):
             got = _launch_replay(tape, n, init_value=float("nan"))
             err = _compare(REPLAY_OUTPUTS, got, [rows[:, n:n + R], replay_state(tape, n)])
@@ -425,8 +432,9 @@ def fused_replay(tape, n: int):
     Hkeys = tape.keys.shape[2]
     if not 1 <= n <= tape.qkv.shape[1] or tape.state_before.dtype != mx.float32 or Hv % Hkeys:
         return None
-    key = ("replay", str(tape.conv_before.dtype), Hv, Dv, Dk)
-    if not _verified(key, "dflash_gdn_replay", lambda: _probe_replay(tape.conv_before.dtype, Hv, Dv, Dk)):
+    dtypes = tuple(str(a.dtype) for a in (tape.conv_before, tape.qkv, tape.log_g_cum, tape.keys, tape.deltas))
+    key = ("replay", *dtypes, Hkeys, Hv, Dv, Dk)
+    if not _verified(key, "dflash_gdn_replay", lambda: _probe_replay(tape, Hv, Dv, Dk)):
         return None
     conv, state = _launch_replay(tape, n)
     return conv, state

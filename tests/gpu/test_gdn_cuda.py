@@ -23,6 +23,7 @@ from dflash_tui.engine.rollback import GDNTape, gdn_forward_with_tape, replay_st
 requires_cuda = pytest.mark.skipif(not gdn_cuda.cuda_active(), reason="needs MLX's CUDA backend on a CUDA GPU")
 
 BF16_RTOL = 1e-2  # bf16 keeps 8 significant bits (2^-7 = 7.8e-3)
+REPLAY_RTOL = 2e-3  # the closed form's einsum runs as a CUDA matmul (TF32): 4.5e-4 seen on the H200
 QWEN35_9B = dict(Hk=16, Hv=32, Dk=128, Dv=128)  # GatedDeltaNet heads of Qwen3.5-9B
 
 
@@ -89,14 +90,15 @@ def _mlx_style_source(name: str, types: dict[str, str], consts: dict) -> str:
 
 
 BF16 = "__nv_bfloat16"
-BF16_RECURRENCE_INPUTS = {n: BF16 for n in ("q", "k", "v", "A_log", "gate_a", "dt_bias", "gate_b")}
+BF16_RECURRENCE_INPUTS = {n: BF16 for n in ("q", "k", "v", "A_log", "gate_a", "dt_bias", "gate_b", "keys")}
 COMPILE_CASES = {
     "recurrence-bf16": ("dflash_gdn_recurrence", BF16_RECURRENCE_INPUTS,
                         dict(InT=BF16, SumT=BF16, BetaT=BF16, Dk=128, Dv=128, Hk=16, Hv=32,
                              CH=gdn_cuda.chunk_steps(128))),
     "recurrence-fp32": ("dflash_gdn_recurrence", {}, dict(InT="float", SumT="float", BetaT="float", Dk=16, Dv=16,
                                                           Hk=4, Hv=8, CH=gdn_cuda.chunk_steps(16))),
-    "replay-bf16": ("dflash_gdn_replay", {"conv_before": BF16, "qkv": BF16, "conv": BF16, "keep": "int32_t"},
+    "replay-bf16": ("dflash_gdn_replay", {"conv_before": BF16, "qkv": BF16, "conv": BF16, "keys": BF16,
+                                          "keep": "int32_t"},
                     dict(CT=BF16, Dk=128, Dv=128, Hv=32)),
 }
 
@@ -146,21 +148,18 @@ def test_engine_dispatches_to_the_fused_kernels_on_cuda():
 
 
 @requires_cuda
-@pytest.mark.parametrize("B,key_heads", [(1, 32), (2, 32), (1, 16)])
-def test_fused_replay_equals_closed_form_and_conv_rows_for_every_length(B, key_heads):
+@pytest.mark.parametrize("B,key_heads,key_dtype", [(1, 32, mx.float32), (2, 32, mx.float32), (1, 16, mx.bfloat16)])
+def test_fused_replay_equals_closed_form_and_conv_rows_for_every_length(B, key_heads, key_dtype):
     T, R, Hv = 16, 3, 32
     tape = random_tape(B, T, Hv, 128, 128, R=R, C=8192 + 24, seed=B)
-    if key_heads != Hv:  # a tape that keeps keys at the key heads replays like one with them repeated
-        tape = GDNTape(tape.conv_before, tape.state_before, tape.qkv, tape.log_g_cum,
-                       tape.keys[:, :, :key_heads], tape.deltas)
-    repeated = GDNTape(tape.conv_before, tape.state_before, tape.qkv, tape.log_g_cum,
-                       mx.repeat(tape.keys, Hv // key_heads, axis=2), tape.deltas)
+    tape = GDNTape(tape.conv_before, tape.state_before, tape.qkv, tape.log_g_cum,
+                   tape.keys[:, :, :key_heads].astype(key_dtype), tape.deltas)
     rows = mx.concatenate([tape.conv_before, tape.qkv], axis=1)
     for n in range(1, T + 1):
         conv, state = gdn_cuda._launch_replay(tape, n, init_value=float("nan"))
         assert mx.array_equal(conv, rows[:, n:n + R]).item(), f"keep {n}: conv rows"
-        err = relative_error(state, replay_state(repeated, n))
-        assert err <= 1e-4, f"keep {n}: relative error {err:.2e}"
+        err = relative_error(state, replay_state(tape, n))
+        assert err <= REPLAY_RTOL, f"keep {n}: relative error {err:.2e}"
 
 
 @requires_cuda
