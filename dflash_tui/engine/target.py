@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..mlx_setup import import_mlx
+from . import gdn_cuda
 from .errors import UnsupportedModelError
 from .rollback import GDNTape, gdn_forward_with_tape, rollback_gdn
 
@@ -104,13 +105,16 @@ class TargetAdapter:
         if self._attn_index is not None:
             attn_mask = create_attention_mask(h, cache[self._attn_index])
         tap_set = set(taps)
+        fused_gdn = self.hybrid and gdn_cuda.enabled()
         captured: dict[int, mx.array] = {}
         tapes: dict[int, GDNTape] = {}
         for i, (layer, c) in enumerate(zip(self.layers, cache)):
             if getattr(layer, "is_linear", False):
                 normed = layer.input_layernorm(h)
-                if record:
-                    r, tapes[i] = gdn_forward_with_tape(layer.linear_attn, normed, c)
+                if record or fused_gdn:  # on CUDA the fused kernel also serves prefill (tape dropped)
+                    r, tape = gdn_forward_with_tape(layer.linear_attn, normed, c)
+                    if record:
+                        tapes[i] = tape
                 else:
                     r = layer.linear_attn(normed, None, c)
                 h = h + r
