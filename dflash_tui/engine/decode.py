@@ -249,6 +249,21 @@ def _choose_tokens(logits: mx.array, drafts: list[int], q: mx.array | None, stat
     return a, drafts[:a] + [nxt]
 
 
+def _prefill_and_first_token(target: TargetAdapter, draft: DFlashDraftModel | None, state: DecodeState,
+                             new_tokens: list[int], prompt_len: int, rec: StatsRecorder, out: _Emitter,
+                             sampling: SamplingParams, keys: KeyStream) -> Iterator[GenerationEvent]:
+    """Prefill, choose the first token and emit it; returns that (staged) token."""
+    logits = prefill(target, draft, state, new_tokens)
+    staged = first_token(logits, state, sampling, keys)
+    rec.prefill_done(prompt_len, len(new_tokens))
+    yield PrefillDone(prompt_len, len(new_tokens), rec.prefill_s)
+    rec.first_token()
+    _, chunk = out.take([staged])
+    if chunk:
+        yield chunk
+    return staged
+
+
 def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, state: DecodeState,
                     new_tokens: list[int], prompt_len: int, *, max_tokens: int, block_size: int,
                     stop_ids: set[int], cancel: threading.Event | None,
@@ -263,14 +278,8 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
     keys = KeyStream(sampling.seed)
     rec = StatsRecorder(MODE_DFLASH, policy.max_block if policy else block_size)
     out = _Emitter(tokenizer, stop_ids, max_tokens)
-    logits = prefill(target, draft, state, new_tokens)
-    staged = first_token(logits, state, sampling, keys)
-    rec.prefill_done(prompt_len, len(new_tokens))
-    yield PrefillDone(prompt_len, len(new_tokens), rec.prefill_s)
-    rec.first_token()
-    _, chunk = out.take([staged])
-    if chunk:
-        yield chunk
+    staged = yield from _prefill_and_first_token(target, draft, state, new_tokens, prompt_len, rec, out,
+                                                 sampling, keys)
     taps = draft.config.target_layer_ids
     run_draft = draft_logits(target, draft, state)
     greedy_propose = draft_block(target, draft, state)
@@ -427,14 +436,8 @@ def _plain_sampled(target: TargetAdapter, tokenizer, state: DecodeState, new_tok
     out = _Emitter(tokenizer, stop_ids, max_tokens)
     state.context = None  # the draft sees none of this: a later DFlash turn re-prefills
     state.pending.clear()
-    logits = prefill(target, None, state, new_tokens)
-    staged = first_token(logits, state, sampling, keys)
-    rec.prefill_done(prompt_len, len(new_tokens))
-    yield PrefillDone(prompt_len, len(new_tokens), rec.prefill_s)
-    rec.first_token()
-    _, chunk = out.take([staged])
-    if chunk:
-        yield chunk
+    staged = yield from _prefill_and_first_token(target, None, state, new_tokens, prompt_len, rec, out,
+                                                 sampling, keys)
     stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
     last = time.perf_counter()
     if out.stop_reason is None:
