@@ -32,6 +32,17 @@ def listed(app, *names):
     return set(names) <= shown
 
 
+def remember_folder(model_folder) -> None:
+    settings = Settings()
+    settings.models.folders = [str(model_folder)]
+    save_settings(settings)
+
+
+async def open_models_pane(pilot, app) -> None:
+    await pilot.press("f2")
+    await wait_until(pilot, lambda: listed(app, "tiny-qwen3", "tiny-qwen3-dflash", "tiny-llama"))
+
+
 def _select_row(app, name):
     table = app.query_one("#local-models")
     row = next(i for i, e in enumerate(app.models_pane.catalog.entries) if e.model.path.name == name)
@@ -39,14 +50,11 @@ def _select_row(app, name):
 
 
 async def test_choosing_a_target_proposes_its_draft_and_loading_uses_the_pair(model_folder):
-    settings = Settings()
-    settings.models.folders = [str(model_folder)]
-    save_settings(settings)
+    remember_folder(model_folder)
     engines = []
     app = make_app(engines=engines)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f2")
-        await wait_until(pilot, lambda: listed(app, "tiny-qwen3", "tiny-qwen3-dflash", "tiny-llama"))
+        await open_models_pane(pilot, app)
         table = app.query_one("#local-models")
         table_text = " ".join(str(cell) for row in range(table.row_count) for cell in table.get_row_at(row))
         assert "draft" in table_text and "qwen3" in table_text and "fits" in table_text
@@ -60,13 +68,10 @@ async def test_choosing_a_target_proposes_its_draft_and_loading_uses_the_pair(mo
 
 
 async def test_an_incompatible_draft_is_refused_with_the_reason(model_folder):
-    settings = Settings()
-    settings.models.folders = [str(model_folder)]
-    save_settings(settings)
+    remember_folder(model_folder)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f2")
-        await wait_until(pilot, lambda: listed(app, "tiny-qwen3", "tiny-qwen3-dflash", "tiny-llama"))
+        await open_models_pane(pilot, app)
         _select_row(app, "tiny-llama")
         await pilot.press("t")
         assert app.models_pane.draft is None
@@ -77,13 +82,10 @@ async def test_an_incompatible_draft_is_refused_with_the_reason(model_folder):
 
 
 async def test_deleting_a_user_folder_model_explains_it_is_not_ours_to_delete(model_folder):
-    settings = Settings()
-    settings.models.folders = [str(model_folder)]
-    save_settings(settings)
+    remember_folder(model_folder)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f2")
-        await wait_until(pilot, lambda: listed(app, "tiny-qwen3", "tiny-qwen3-dflash", "tiny-llama"))
+        await open_models_pane(pilot, app)
         await pilot.press("delete")
         assert app.told("is a folder you added")
         assert (model_folder / "tiny-qwen3").is_dir()
