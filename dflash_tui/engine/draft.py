@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..mlx_setup import import_mlx
 from ..compat import draft_value as _lookup
