@@ -99,7 +99,7 @@ def batches(seqs: list[Sequence], batch_size: int, seq_len: int, pad_id: int, rn
         rng.shuffle(groups)
         for group in groups:
             if len(group) < batch_size:
-                group = group + rng.sample(range(len(seqs)), batch_size - len(group))
+                group = group + rng.choices(range(len(seqs)), k=batch_size - len(group))  # fewer rows than a batch too
             yield pad_batch([seqs[i] for i in group], seq_len, pad_id)
 
 

@@ -32,6 +32,7 @@ class LoopSettings:
     log_every: int = 50
     every: int = 0  # call `periodic` every this many steps (0 = never)
     time_budget_s: float | None = None  # stop early (with a final periodic call) after this long
+    stop_below_loss: float | None = None  # stop once a logged window's mean loss falls below this
 
 
 def make_optimizer(settings: LoopSettings) -> optim.Optimizer:
@@ -88,6 +89,8 @@ def run(model: nn.Module, loss_fn: Callable, batch_iter: Iterator[tuple], settin
         if window_steps == settings.log_every or last or over_budget:
             now = time.perf_counter()
             losses.append(window_loss / window_steps)
+            if settings.stop_below_loss is not None and losses[-1] < settings.stop_below_loss:
+                over_budget = True  # good enough (a target meant not to memorise its corpus stops here)
             say(progress_line(i + 1, settings.steps, losses[-1], window_tokens / (now - window_start), now - start))
             window_start, window_tokens, window_loss, window_steps = now, 0, 0.0, 0
         if periodic is not None and ((settings.every and (i + 1) % settings.every == 0) or last or over_budget):

@@ -1,14 +1,16 @@
 """Build the embedded demo pair in one GPU session: target, its greedy answers, then its draft.
 
     build_demo_pair.py --target-seconds S --novel-prompts N --answer-tokens T --draft-seconds S
-                       [--reuse-target DIR] [--warm-start]
+                       [--reuse-target DIR] [--warm-start] [--target-stop-loss L] [--answer-training-prompts N]
 
 Run by scripts/device/build_demo_pair.sh on the GPU host (MLX CUDA). Stages:
-1. pretrain the target on the corpus chats for --target-seconds (skipped with
-   --reuse-target, an already trained one);
-2. the target's greedy answers to --novel-prompts invented prompts (novel_prompts.py);
-   on its training prompts the target answers with the corpus text itself
-   (it reproduces it exactly), so the corpus chats stand for those;
+1. pretrain the target on the corpus chats for --target-seconds, or until its train loss
+   falls below --target-stop-loss (a target that has not memorised its corpus writes more
+   regular text); skipped with --reuse-target, an already trained one;
+2. the target's greedy answers to --novel-prompts invented prompts (novel_prompts.py) and,
+   with --answer-training-prompts N, to N corpus questions too (then the corpus chats are
+   left out of the draft's data: only the target's own text teaches it). Without it the
+   corpus chats stand for those answers (a memorising target reproduces them exactly);
 3. the draft, trained for --draft-seconds on both, then held-out tau.
 Results land in OUT/target, OUT/draft and OUT/heldout_gpu.json.
 """
@@ -19,6 +21,7 @@ import argparse
 import gzip
 import json
 import os
+import random
 import shutil
 import time
 from pathlib import Path
@@ -53,6 +56,9 @@ def main() -> int:
     parser.add_argument("--draft-seconds", type=float, default=320)
     parser.add_argument("--reuse-target", type=Path)
     parser.add_argument("--warm-start", action="store_true")
+    parser.add_argument("--target-stop-loss", type=float)
+    parser.add_argument("--answer-training-prompts", type=int, default=0,
+                        help="answer this many corpus questions too (a fixed sample; 0 = none)")
     args = parser.parse_args()
     out = Path(os.environ["OUT"])
     corpus = Path(".work/corpus")
@@ -61,25 +67,36 @@ def main() -> int:
 
     if args.reuse_target is None:
         settings = loop.LoopSettings(steps=100000, lr=2e-3, warmup=300, log_every=200,
-                                     time_budget_s=args.target_seconds)
+                                     time_budget_s=args.target_seconds, stop_below_loss=args.target_stop_loss)
         train_demo_target(corpus / "train.jsonl.gz", work / "target", settings, batch_size=64,
                           tokenizer_dir=Path(".work/tok4k"))
     else:
         shutil.copytree(args.reuse_target, work / "target")
-    shutil.copytree(work / "target", out / "target")
+    (out / "target").mkdir()
+    for name in ("config.json", "model.safetensors"):  # the tokenizer is .work/tok4k's (8 files come back)
+        shutil.copyfile(work / "target" / name, out / "target" / name)
     print(f"target ready at {time.perf_counter() - t0:.0f}s", flush=True)
 
     # fp32 like the CPU the pair ships for, so the greedy answers are the ones the app will see
     target, tokenizer, _ = load_target(work / "target", "float32")
-    prompts = invent_prompts(corpus_questions(corpus), heldout_subjects(corpus), args.novel_prompts)
+    questions = corpus_questions(corpus)
+    prompts = invent_prompts(questions, heldout_subjects(corpus), args.novel_prompts)
+    if args.answer_training_prompts:
+        sample = random.Random(0).sample(questions, min(len(questions), args.answer_training_prompts))
+        prompts += [{"messages": [{"role": "user", "content": q}], "category": c} for c, q in sample]
     generate_answers(target.model, tokenizer, prompts, work / "novel_answers.jsonl",
                      max_tokens=args.answer_tokens, batch_size=1024)
     print(f"answers done at {time.perf_counter() - t0:.0f}s", flush=True)
+    with open(work / "novel_answers.jsonl") as f:  # a few, to judge the target's text by eye
+        for line, _ in zip(f, range(4)):
+            print(line.strip()[:600], flush=True)
 
     run = DraftTraining(steps=100000, batch_size=64, seq_len=384, blocks_per_row=32, lr=3e-3, warmup=200,
                         eval_every=2500, eval_prompts=16, eval_max_tokens=96, time_budget_s=args.draft_seconds,
                         target_dtype="float32", warm_start=args.warm_start)
-    train_draft(work / "target", [corpus / "train.jsonl.gz", work / "novel_answers.jsonl"], work / "draft",
+    data = [work / "novel_answers.jsonl"] if args.answer_training_prompts else \
+        [corpus / "train.jsonl.gz", work / "novel_answers.jsonl"]
+    train_draft(work / "target", data, work / "draft",
                 DEMO_DRAFT, run, eval_prompts_path=corpus / "heldout.jsonl")
     (out / "draft").mkdir()
     for name in ("config.json", "model.safetensors"):

@@ -40,10 +40,23 @@ export PYTHONPATH="$SITE:$PWD" PYTHONUNBUFFERED=1 DFLASH_TUI_NO_OPENBLAS=1
     mx.default_device(), "cuda", mx.cuda.is_available())'
 } 2>&1 | tee "$OUT/env.txt"
 
-TEST_S=$(seconds_left); [ "$TEST_S" -gt "${TEST_TIMEOUT:-100}" ] && TEST_S=${TEST_TIMEOUT:-100}
-timeout "$TEST_S" python3 -m pytest tests/gpu/test_gdn_cuda.py -q -rs -p no:cacheprovider --timeout 60 \
-  -k "not compiles" 2>&1 | tee "$OUT/kernel_tests.txt"
+if [ -z "${SKIP_TESTS:-}" ]; then
+  TEST_S=$(seconds_left); [ "$TEST_S" -gt "${TEST_TIMEOUT:-100}" ] && TEST_S=${TEST_TIMEOUT:-100}
+  timeout "$TEST_S" python3 -m pytest tests/gpu/test_gdn_cuda.py -q -rs -p no:cacheprovider --timeout 60 \
+    -k "not compiles" 2>&1 | tee "$OUT/kernel_tests.txt"
+fi
 
-timeout "$(seconds_left)" python3 -m dflash_tui.bench_synthetic --contexts "${CONTEXTS:-2048,512,8192}" \
-  --runs "${RUNS:-7}" ${BENCH_ARGS:-} --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.txt"
+# SDPA_VARIANTS="1:2048 0:2048,512,8192" runs the bench once per MLX_CUDA_USE_CUDNN_SDPA value (read once
+# per process by MLX), each with its own contexts, into bench_cudnn<V>.{txt,json}; the time left is shared
+# out evenly. Unset: one run with the process's own setting, into bench.{txt,json}.
+set -- ${SDPA_VARIANTS:-}
+[ $# -eq 0 ] && set -- "-:${CONTEXTS:-2048,512,8192}"
+while [ $# -gt 0 ]; do
+  V=${1%%:*}; C=${1#*:}; NAME=bench; [ "$V" != "-" ] && NAME=bench_cudnn$V
+  SHARE=$(( $(seconds_left) / $# ))
+  ( [ "$V" != "-" ] && export MLX_CUDA_USE_CUDNN_SDPA=$V
+    timeout "$SHARE" python3 -m dflash_tui.bench_synthetic --contexts "$C" --runs "${RUNS:-7}" ${BENCH_ARGS:-} \
+      --json "$OUT/$NAME.json" ) 2>&1 | tee "$OUT/$NAME.txt"
+  shift
+done
 echo "finished $(date -u), $(( $(date +%s) - START )) s" | tee -a "$OUT/env.txt"
