@@ -9,8 +9,10 @@ speedup at a given tau is tau x decode / cycle.
 
 Where the fused GatedDeltaNet kernels are active (CUDA), the hybrid's verify,
 cycle and prefill are also measured with them switched off (the op loop), in
-the same run, so the ratios compare like with like. Also reported: a cycle
-with two host syncs instead of four, and per-layer timings at 16 vs 1 tokens
+the same run, so the ratios compare like with like. Where attention keys are
+bucketed (stable_shapes.py, CUDA), verify and cycle are also measured with
+exact key lengths. Also reported: the cycle that syncs after every phase (the
+engine times one in eight that way), and per-layer timings at 16 vs 1 tokens
 (where verify time goes). `--tiny` uses small shapes and runs anywhere.
 
 Also runnable without the CLI: `python -m dflash_tui.bench_synthetic --tiny`.
@@ -251,32 +253,28 @@ class EngineTimer:
 
         return self.clock.median_ms(lambda: self._rollback(self._record, self.keep), before=prepare)
 
-    def cycle_one_sync_ms(self) -> float:
-        """A cycle with one host sync: the draft's tokens stay on the device and feed the verify in the
-        same graph, the drafts and the posterior come back together, and the rollback and context append
-        are queued (async_eval) while the host goes on: the least waiting the greedy loop can do."""
+    def cycle_ms(self) -> float:
+        """The engine's greedy cycle (decode.fused_greedy_forward): draft and verify in one graph with one
+        host sync, the rollback and context append queued (async_eval) while the host goes on."""
         mx = import_mlx()
-        from .engine.decode import draft_logits
+        from .engine.decode import draft_logits, fused_greedy_forward
 
         draft, target = self.pair.draft, self.pair.target
         run_draft = draft_logits(target, draft, self.state)
 
         def cycle():
-            drafts = mx.argmax(run_draft(self.staged, self.pos, self.block), axis=-1)
-            verify_in = mx.concatenate([mx.array([self.staged], dtype=drafts.dtype), drafts])[None]
-            logits, feats, record = target.forward(verify_in, self.state.cache, self.pair.taps, record=True)
-            mx.concatenate([drafts, mx.argmax(logits[0], axis=-1)]).tolist()
             start = self.pos
+            _, _, feats, record = fused_greedy_forward(target, run_draft, self.state, self.staged, start,
+                                                       self.block, self.pair.taps)
             self._rollback(record, self.keep, sync=False)
             self.state.context.append(draft.context_kv(draft.fuse(feats[:, :self.keep]), start))
             mx.async_eval(_gdn_cache_arrays(self.state.cache) + self.state.context.arrays())
 
         return self.clock.median_ms(cycle)
 
-    def cycle_ms(self, two_syncs: bool = False) -> float:
-        """One whole cycle as decode.dflash_generate runs it (four host syncs). two_syncs=True leaves the
-        rollback and the context append lazy, so only the draft tokens and the posterior wait for the GPU:
-        what the engine would gain by not evaluating them eagerly."""
+    def cycle_timed_ms(self) -> float:
+        """The cycle decode.dflash_generate runs every 8th time to time its phases: a host sync after the
+        draft, the verify, the rollback and the context append."""
         mx = import_mlx()
         draft = self.pair.draft
 
@@ -284,10 +282,9 @@ class EngineTimer:
             self.drafts = self.propose(self.staged, self.pos, self.block)
             start = self.pos
             feats, record = self._verify()
-            self._rollback(record, self.keep, sync=not two_syncs)
+            self._rollback(record, self.keep)
             self.state.context.append(draft.context_kv(draft.fuse(feats[:, :self.keep]), start))
-            if not two_syncs:
-                mx.eval(self.state.context.arrays())
+            mx.eval(self.state.context.arrays())
 
         return self.clock.median_ms(cycle)
 
@@ -378,8 +375,9 @@ def layer_breakdown(pair: SyntheticPair, context: int, block: int, repeats: int)
 
 def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep: int,
             compare_oploop: bool, oploop_prefill: bool, progress) -> dict:
-    """Every phase at one context length; `*_oploop` entries repeat them with the fused kernel off."""
-    from .engine import gdn_cuda
+    """Every phase at one context length; `*_oploop` entries repeat them with the fused kernel off,
+    `*_exact` ones with attention key lengths left unbucketed (stable_shapes.py)."""
+    from .engine import gdn_cuda, stable_shapes
 
     clock = _Clock(repeats)
     r: dict = {"context": context}
@@ -388,9 +386,16 @@ def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep
     r["draft_ms"] = timer.draft_ms()
     r["verify_ms"] = timer.verify_ms()
     r["rollback_ms"] = timer.rollback_ms()
-    r["cycle_ms"] = timer.cycle_ms()
-    r["cycle_two_syncs_ms"] = timer.cycle_ms(two_syncs=True)
-    r["cycle_one_sync_ms"] = timer.cycle_one_sync_ms()
+    r["cycle_ms"] = timer.cycle_ms()  # the engine's greedy cycle
+    r["cycle_timed_ms"] = timer.cycle_timed_ms()  # every 8th cycle: a host sync after each phase
+    if stable_shapes.enabled():  # the same with exact key lengths (a new cuDNN graph per cycle)
+        stable_shapes.set_enabled(False)
+        try:
+            timer = EngineTimer(pair, context, block, keep, clock)
+            r["verify_exact_ms"] = timer.verify_ms()
+            r["cycle_exact_ms"] = timer.cycle_ms()
+        finally:
+            stable_shapes.set_enabled(None)
     r["prefill_tps"] = prefill_tps(pair, context, record=True, repeats=2)
     if compare_oploop:
         gdn_cuda.set_enabled(False)
@@ -414,10 +419,9 @@ def _derive(r: dict) -> None:
     r["verify_over_decode"] = r["verify_ms"] / d
     r["rollback_share"] = r["rollback_ms"] / r["cycle_ms"]
     r["speedup"] = {f"{tau:g}": tau * d / r["cycle_ms"] for tau in TAUS}
-    if "cycle_two_syncs_ms" in r:
-        r["speedup_two_syncs"] = {f"{tau:g}": tau * d / r["cycle_two_syncs_ms"] for tau in TAUS}
-    if "cycle_one_sync_ms" in r:
-        r["speedup_one_sync"] = {f"{tau:g}": tau * d / r["cycle_one_sync_ms"] for tau in TAUS}
+    for name in ("timed", "exact"):
+        if f"cycle_{name}_ms" in r:
+            r[f"speedup_{name}"] = {f"{tau:g}": tau * d / r[f"cycle_{name}_ms"] for tau in TAUS}
     if "verify_oploop_ms" in r:
         r["verify_oploop_over_decode"] = r["verify_oploop_ms"] / d
         r["speedup_oploop"] = {f"{tau:g}": tau * d / r["cycle_oploop_ms"] for tau in TAUS}
@@ -445,9 +449,11 @@ def goals(results: dict) -> dict:
 def format_table(results: dict) -> str:
     head = (f"{'target':<28} {'ctx':>6} {'decode':>7} {'draft':>6} {'verify':>7} {'v/dec':>6} {'rollbk':>6} "
             f"{'rb%':>5} {'cycle':>7} " + " ".join(f"{'x@' + format(t, 'g'):>6}" for t in TAUS) +
-            f" {'x@6.5 2s':>8} {'x@6.5 1s':>8} {'prefill':>9} {'v/dec op':>8} {'x@6.5 op':>8} {'pf x op':>7}")
-    lines = ["times in ms; x@tau = tau x decode / cycle; '2s' = cycle with two host syncs (rollback and context "
-             "append left lazy); '1s' = one sync (draft tokens stay on the device); 'op' = GatedDeltaNet op loop (fused kernels off); prefill in tok/s",
+            f" {'timed':>6} {'exact':>6} {'prefill':>9} {'v/dec op':>8} {'x@6.5 op':>8} {'pf x op':>7}")
+    lines = ["times in ms; cycle = the engine's greedy cycle (draft + verify in one graph, one host sync, "
+             "rollback and context append queued); x@tau = tau x decode / cycle; at 6.5: 'timed' = the cycle "
+             "that syncs after each phase (every 8th), 'exact' = attention keys not bucketed (a cuDNN graph "
+             "per cycle on CUDA), 'op' = GatedDeltaNet op loop (fused kernels off); prefill in tok/s",
              head, "-" * len(head)]
     for kind, res in results.items():
         for err in res.get("errors", []):
@@ -461,8 +467,8 @@ def format_table(results: dict) -> str:
                 f"{r['verify_ms']:>7.2f} {r['verify_over_decode']:>6.2f} {r['rollback_ms']:>6.2f} "
                 f"{r['rollback_share']:>5.1%} {r['cycle_ms']:>7.2f} "
                 + " ".join(f"{r['speedup'][format(t, 'g')]:>6.2f}" for t in TAUS)
-                + f" {r.get('speedup_two_syncs', {}).get('6.5', float('nan')):>8.2f}"
-                + f" {r.get('speedup_one_sync', {}).get('6.5', float('nan')):>8.2f}"
+                + f" {r.get('speedup_timed', {}).get('6.5', float('nan')):>6.2f}"
+                + f" {r.get('speedup_exact', {}).get('6.5', float('nan')):>6.2f}"
                 + f" {r['prefill_tps']:>9.0f} {op_v:>8} {op_x:>8} {op_p:>7}")
     return "\n".join(lines)
 

@@ -10,7 +10,10 @@ The DFlash loop takes its block size per cycle from a BlockPolicy when one is
 given (block size 1 = a stretch of plain steps inside the same loop, which
 keep the draft's context up to date so DFlash can resume). Greedy decoding
 uses argmax acceptance; temperature > 0 (or a repetition penalty) uses the
-speculative sampling of sampling.py, and so does plain decoding.
+speculative sampling of sampling.py, and so does plain decoding. A greedy cycle
+waits for the device once (draft and verify in one graph, rollback and context
+append queued); every TIMED_CYCLE_EVERY-th cycle waits after each phase instead,
+so the stats can split the cycle's time into draft, verify and rollback.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ mx = import_mlx()
 from mlx_lm.models.cache import ArraysCache  # noqa: E402
 
 PREFILL_CHUNK = 512
+TIMED_CYCLE_EVERY = 8  # greedy cycles run draft+verify with one host sync; every 8th syncs per phase to time it
 GREEDY = SamplingParams()
 
 
@@ -161,6 +165,21 @@ def draft_block(target: TargetAdapter, draft: DFlashDraftModel, state: DecodeSta
     return propose
 
 
+def fused_greedy_forward(target: TargetAdapter, run_draft: Callable, state: DecodeState, staged: int,
+                         offset: int, block_size: int, taps: list[int]):
+    """Draft and verify as one graph with one host sync: the draft's argmax tokens feed the verify on the
+    device, and the drafts and the target's posterior come back together.
+
+    Returns (drafts, posterior, verify features, VerifyRecord). On a GPU every
+    sync leaves it idle while the host builds the next graph; this removes two of them per cycle.
+    """
+    drafts = mx.argmax(run_draft(staged, offset, block_size), axis=-1).astype(mx.int32)
+    verify_in = mx.concatenate([mx.array([staged], dtype=mx.int32), drafts])[None]
+    logits, feats, record = target.forward(verify_in, state.cache, taps, record=True)
+    both = mx.concatenate([drafts, mx.argmax(logits[0], axis=-1).astype(mx.int32)]).tolist()
+    return both[:block_size - 1], both[block_size - 1:], feats, record
+
+
 def _undo_last_step(cache: list, saved: list) -> None:
     """Drop the one token fed last: attention caches trim, recurrent caches get their old arrays back."""
     for c, s in zip(cache, saved):
@@ -285,6 +304,8 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
     greedy_propose = draft_block(target, draft, state)
     stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
     last_cycle = None  # (block size, accepted, start time): costed when the next cycle starts
+    cycles = 0  # DFlash cycles so far; every TIMED_CYCLE_EVERY-th one syncs per phase to time them
+    phase_split = {"draft": 0.25, "verify": 0.65, "rollback": 0.05, "other": 0.05}  # until one is timed
     while out.stop_reason is None:
         now = time.perf_counter()
         if last_cycle is not None and policy is not None:
@@ -322,37 +343,54 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         flush_pending(draft, state)  # paid by the plain tokens it covers, not by this cycle
         t0 = time.perf_counter()
         offset = len(state.tokens)
+        fused = propose is None and sampling.argmax_only and cycles % TIMED_CYCLE_EVERY != 0
+        cycles += 1
         q = None
-        if propose is not None or sampling.argmax_only:
-            drafts = (propose or greedy_propose)(staged, offset, b)
+        if fused:
+            drafts, posterior, feats, record = fused_greedy_forward(target, run_draft, state, staged, offset, b,
+                                                                    taps)
+            a = accept_greedy(drafts, posterior)
+            chosen = drafts[:a] + [posterior[a]]
+            t1 = t2 = time.perf_counter()
         else:
-            q, drafts = draft_tokens(run_draft(staged, offset, b), sampling,
-                                     state.tokens[-sampling.repetition_context:] + [staged], keys)
-        t1 = time.perf_counter()
-        verify_in = [staged] + drafts
-        logits, feats, record = target.forward(mx.array([verify_in]), state.cache, taps, record=True)
-        logits = logits[0]
-        mx.eval(logits)
-        t2 = time.perf_counter()
-        a, chosen = _choose_tokens(logits, drafts, q, state, staged, sampling, keys)
+            if propose is not None or sampling.argmax_only:
+                drafts = (propose or greedy_propose)(staged, offset, b)
+            else:
+                q, drafts = draft_tokens(run_draft(staged, offset, b), sampling,
+                                         state.tokens[-sampling.repetition_context:] + [staged], keys)
+            t1 = time.perf_counter()
+            logits, feats, record = target.forward(mx.array([[staged] + drafts]), state.cache, taps, record=True)
+            logits = logits[0]
+            mx.eval(logits)
+            t2 = time.perf_counter()
+            a, chosen = _choose_tokens(logits, drafts, q, state, staged, sampling, keys)
         used, chunk = out.take(chosen)
         keep = used  # cache keeps staged + the chosen tokens before the new staged one
         t3 = time.perf_counter()
         target.rollback(state.cache, record, keep)
-        if keep < b:
-            mx.eval([a for c in state.cache for a in (c.cache if hasattr(c, "cache") else ())
-                     if isinstance(a, mx.array)])
+        rolled = [a for c in state.cache for a in (c.cache if hasattr(c, "cache") else ()) if isinstance(a, mx.array)]
+        if keep < b and not fused:
+            mx.eval(rolled)
         t4 = time.perf_counter()
         state.context.append(draft.context_kv(draft.fuse(feats[:, :keep]), offset))
-        mx.eval(state.context.arrays())
-        state.tokens.extend(verify_in[:keep])
+        if fused:  # queued: the next cycle's graph waits for it on the device, not the host
+            mx.async_eval(rolled + state.context.arrays())
+        else:
+            mx.eval(state.context.arrays())
+        state.tokens.extend([staged] + drafts[:keep - 1])
         staged = chosen[used - 1]
         t5 = time.perf_counter()
         last_cycle = (b, a, t0)
         if chunk:
             yield chunk
-        phases = {"draft": (t1 - flush_start) + (t5 - t4), "verify": t2 - t1, "rollback": t4 - t3,
-                  "other": t3 - t2 + (time.perf_counter() - t5)}
+        if fused:  # one sync: the wall time is real, its split follows the last timed cycle
+            total = (time.perf_counter() - flush_start)
+            phases = {k: total * v for k, v in phase_split.items()}
+        else:
+            phases = {"draft": (t1 - flush_start) + (t5 - t4), "verify": t2 - t1, "rollback": t4 - t3,
+                      "other": t3 - t2 + (time.perf_counter() - t5)}
+            whole = sum(phases.values()) or 1.0
+            phase_split = {k: v / whole for k, v in phases.items()}
         yield rec.cycle(b - 1, a, used, phases, reason=reason, block_size=b)
     if policy is not None:
         rec.reason = f"{policy.last.reason} [{policy.summary()}]"

@@ -15,6 +15,7 @@ from ..mlx_setup import import_mlx
 from . import gdn_cuda
 from .errors import UnsupportedModelError
 from .rollback import GDNTape, gdn_forward_with_tape, rollback_gdn
+from .stable_shapes import bucketed_caches
 
 mx = import_mlx()
 from mlx_lm.models.base import create_attention_mask  # noqa: E402
@@ -79,7 +80,9 @@ class TargetAdapter:
         return self.args.vocab_size
 
     def make_cache(self) -> list:
-        return make_prompt_cache(self.model)
+        """mlx-lm's prompt cache, with attention caches whose multi-token key lengths move in buckets
+        (stable_shapes.py: on CUDA a verify would otherwise build new cuDNN graphs every cycle)."""
+        return bucketed_caches(make_prompt_cache(self.model))
 
     def embed(self, tokens: mx.array) -> mx.array:
         return self.inner.embed_tokens(tokens)
