@@ -25,7 +25,10 @@ It keeps two kinds of measurements from real cycles:
 The choice maximises expected tokens / cost, re-decided every cycle; DFlash
 keeps running while an optimistic acceptance (OPTIMISM standard errors up)
 would still beat plain decoding, so a near break-even draft gets enough
-cycles to be judged (a hopeless one is ruled out after a cycle or two). It
+cycles to be judged, and the first MIN_EVIDENCE_CYCLES DFlash cycles of a
+session always run unless even full acceptance could not beat plain decoding
+(the first block after a prompt is often rejected whatever the draft's
+quality: one such cycle is no verdict). It
 starts by measuring a few plain steps, then one DFlash cycle at the smallest
 size. When plain decoding wins it decodes a stretch of plain tokens, then
 re-probes DFlash with one cycle (the context grows, so the answer can
@@ -54,6 +57,7 @@ RECENT_STEPS = 32  # plain step costs kept
 ACCEPT_DECAY = 0.99  # per observed cycle; about the last 100 cycles count
 FIRST_PRIOR = (0.5, 1.0)  # position 1: rate 0.5 worth one cycle, so one rejected probe already counts
 SMOOTHING = 8.0  # pseudo-cycles pulling a later position's rate toward the previous position's
+MIN_EVIDENCE_CYCLES = 4  # DFlash cycles a session runs before acceptance alone may rule DFlash out
 
 
 def _lower_quartile(samples) -> float:
@@ -86,12 +90,14 @@ class BlockPolicy:
         self._last_run = 0  # length of the last plain stretch (0: DFlash won last time)
         self._probe_due = False
         self._idle: dict[int, int] = {}  # DFlash size -> cycles since it last ran
+        self._dflash_cycles = 0  # DFlash cycles observed this session (not decayed)
         self.last = Choice(1, "")
 
     # -- measurements ------------------------------------------------------------------------------
 
     def observe_cycle(self, block_size: int, accepted: int, seconds: float) -> None:
         self._record_cost(block_size, seconds, RECENT_CYCLES)
+        self._dflash_cycles += 1
         self._idle = {b: 0 if b == block_size else n + 1 for b, n in self._idle.items()}
         self._idle[block_size] = 0
         self._reached = [x * ACCEPT_DECAY for x in self._reached]
@@ -179,7 +185,8 @@ class BlockPolicy:
         if self._probe_due:
             self._probe_due = False
             return Choice(best, f"auto: re-probing DFlash b{best} after {self._last_run} plain tokens")
-        if best_tps > plain_tps or (self.tokens_per_second(best, OPTIMISM) or 0.0) > plain_tps:
+        if (best_tps > plain_tps or (self.tokens_per_second(best, OPTIMISM) or 0.0) > plain_tps
+                or (self._dflash_cycles < MIN_EVIDENCE_CYCLES and self._could_win(best, plain_tps))):
             # Near break-even the acceptance seen so far is too little evidence: keep drafting to learn it.
             self._last_run = 0
             stale = self._stale_size(best)
@@ -191,6 +198,11 @@ class BlockPolicy:
         self._plain_left = self._last_run = run
         return Choice(1, f"auto: plain, best DFlash b{best} est {best_tps / plain_tps:.2f}x plain "
                          f"(tau {tau:.2f}); re-probe after {run} tokens", run)
+
+    def _could_win(self, b: int, plain_tps: float) -> bool:
+        """Whether DFlash at b beats plain decoding if every draft were accepted (b tokens a cycle)."""
+        cost = self.estimated_cost(b)
+        return bool(cost) and b / cost > plain_tps
 
     def _best_size(self) -> int:
         """The DFlash size with the best estimated tok/s; a size never run must promise EXPLORE_GAIN more."""
