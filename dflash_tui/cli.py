@@ -56,7 +56,14 @@ def format_stats_line(s) -> str:
 
 def cmd_generate(args) -> int:
     from .engine.events import GenerationSummary, TokenChunk
+    from .engine.sampling import SamplingParams
 
+    try:
+        sampling = SamplingParams(temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+                                  min_p=args.min_p, repetition_penalty=args.repetition_penalty, seed=args.seed,
+                                  rule=args.rule)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     engine = _load_engine(args)
     prompt = args.prompt if args.prompt != "-" else sys.stdin.read()
     messages = ([{"role": "system", "content": args.system}] if args.system else []) + \
@@ -66,9 +73,7 @@ def cmd_generate(args) -> int:
     summary = None
     try:
         for event in engine.generate(ids, max_tokens=args.max_tokens, mode=args.mode,
-                                     block_size=args.block_size, temperature=args.temperature, cancel=cancel,
-                                     top_p=args.top_p, top_k=args.top_k, min_p=args.min_p,
-                                     repetition_penalty=args.repetition_penalty, seed=args.seed):
+                                     block_size=args.block_size, cancel=cancel, sampling=sampling):
             if isinstance(event, TokenChunk):
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
@@ -140,7 +145,9 @@ def _bench_policy(args, engine, prompts: list[str]) -> int:
 
 def _sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
-    p.add_argument("--seed", type=int, help="makes sampling reproducible (for a fixed mode and block size)")
+    p.add_argument("--seed", type=int,
+                   help="makes sampling reproducible: the same seed and settings give the same text in every "
+                        "mode and block size (the coupled acceptance rule, the default with a seed)")
 
 
 def cmd_app(args) -> int:
@@ -178,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--top-k", type=int, default=0)
     gen.add_argument("--min-p", type=float, default=0.0)
     gen.add_argument("--repetition-penalty", type=float, default=1.0)
+    gen.add_argument("--rule", choices=["coupled", "rejection", "matching"],
+                     help="DFlash acceptance under sampling, all lossless (default: coupled with --seed, else "
+                          "rejection). coupled: position-keyed Gumbel noise, the same text in every mode for a "
+                          "seed; rejection: speculative rejection sampling, most accepted drafts, reproducible only "
+                          "for a fixed block size sequence; matching: draw and compare, for comparison")
     gen.set_defaults(func=cmd_generate)
 
     bench = sub.add_parser("bench", help="plain decoding vs DFlash, table + JSON")

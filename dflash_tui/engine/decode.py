@@ -10,10 +10,19 @@ The DFlash loop takes its block size per cycle from a BlockPolicy when one is
 given (block size 1 = a stretch of plain steps inside the same loop, which
 keep the draft's context up to date so DFlash can resume). Greedy decoding
 uses argmax acceptance; temperature > 0 (or a repetition penalty) uses the
-speculative sampling of sampling.py, and so does plain decoding. A greedy cycle
-waits for the device once (draft and verify in one graph, rollback and context
-append queued); every TIMED_CYCLE_EVERY-th cycle waits after each phase instead,
-so the stats can split the cycle's time into draft, verify and rollback.
+acceptance rule of sampling.py (SamplingParams.resolved_rule), and plain
+decoding draws with the same rule. Under the "coupled" rule (the default with a
+seed) the token at absolute position t is argmax(log p_t + G_t) with Gumbel
+noise keyed by (seed, t): verify row i of a cycle at offset `offset` (the
+staged token's position, len(state.tokens)) and draft row i both choose the
+token at position offset + i + 1, the first token after the prompt sits at
+position len(prompt), and plain steps count positions the same way, so a seed
+gives the same text in every mode, block size and policy choice.
+
+A greedy cycle, and a coupled one without repetition penalty, waits for the
+device once (draft and verify in one graph, rollback and context append
+queued); every TIMED_CYCLE_EVERY-th cycle waits after each phase instead, so
+the stats can split the cycle's time into draft, verify and rollback.
 """
 
 from __future__ import annotations
@@ -29,8 +38,9 @@ from .context import DraftContext
 from .draft import DFlashDraftModel
 from .events import MODE_DFLASH, MODE_PLAIN, GenerationEvent, PrefillDone, TokenChunk
 from .policy import BlockPolicy
-from .sampling import (RULE_MATCHING, KeyStream, SamplingParams, accept_matching, accept_rejection,
-                       draft_tokens, draw, history_rows, one_hot_rows, token_distribution)
+from .sampling import (RULE_MATCHING, KeyStream, PositionNoise, SamplingParams, accept_coupled, accept_matching,
+                       accept_rejection, coupled_drafts, coupled_tokens, draft_tokens, draw, history_rows,
+                       one_hot_rows, token_distribution)
 from .stats import StatsRecorder
 from .target import TargetAdapter
 
@@ -38,7 +48,7 @@ mx = import_mlx()
 from mlx_lm.models.cache import ArraysCache  # noqa: E402
 
 PREFILL_CHUNK = 512
-TIMED_CYCLE_EVERY = 8  # greedy cycles run draft+verify with one host sync; every 8th syncs per phase to time it
+TIMED_CYCLE_EVERY = 8  # greedy/coupled cycles run draft+verify with one host sync; every 8th syncs per phase
 GREEDY = SamplingParams()
 
 
@@ -132,11 +142,20 @@ def prefill(target: TargetAdapter, draft: DFlashDraftModel | None, state: Decode
     return logits
 
 
-def first_token(logits: mx.array, state: DecodeState, sampling: SamplingParams, keys: KeyStream) -> int:
-    """The token after the prompt, from the prefill's last logits [1, V]."""
+def position_noise(sampling: SamplingParams, keys: KeyStream) -> PositionNoise | None:
+    """The coupled rule's noise for one generation (keyed by the stream's seed), or None under another rule."""
+    return PositionNoise(keys.seed) if sampling.coupled else None
+
+
+def first_token(logits: mx.array, state: DecodeState, sampling: SamplingParams, keys: KeyStream,
+                noise: PositionNoise | None = None) -> int:
+    """The token after the prompt (at position len(state.tokens)), from the prefill's last logits [1, V]."""
     if sampling.argmax_only:
         return int(mx.argmax(logits, axis=-1).item())
     hist = history_rows(state.tokens[-sampling.repetition_context:], [], 1, sampling.repetition_context)
+    if noise is not None:
+        rows = noise.rows(len(state.tokens), 1, logits.shape[-1])
+        return int(coupled_tokens(logits, sampling, rows, hist).item())
     return int(draw(token_distribution(logits, sampling, hist), keys.next()).item())
 
 
@@ -165,19 +184,38 @@ def draft_block(target: TargetAdapter, draft: DFlashDraftModel, state: DecodeSta
     return propose
 
 
+def _argmax_rows(logits: mx.array) -> mx.array:
+    return mx.argmax(logits, axis=-1).astype(mx.int32)
+
+
 def fused_greedy_forward(target: TargetAdapter, run_draft: Callable, state: DecodeState, staged: int,
-                         offset: int, block_size: int, taps: list[int]):
+                         offset: int, block_size: int, taps: list[int], choose: Callable | None = None):
     """Draft and verify as one graph with one host sync: the draft's argmax tokens feed the verify on the
     device, and the drafts and the target's posterior come back together.
 
+    `choose(logits [n, V], first position) -> int32 [n]` replaces the argmax on
+    both sides (the coupled rule's perturbed argmax; row i is at position first + i).
     Returns (drafts, posterior, verify features, VerifyRecord). On a GPU every
     sync leaves it idle while the host builds the next graph; this removes two of them per cycle.
     """
-    drafts = mx.argmax(run_draft(staged, offset, block_size), axis=-1).astype(mx.int32)
+    if choose is None:
+        drafts = _argmax_rows(run_draft(staged, offset, block_size))
+    else:
+        drafts = choose(run_draft(staged, offset, block_size), offset + 1)
     verify_in = mx.concatenate([mx.array([staged], dtype=mx.int32), drafts])[None]
     logits, feats, record = target.forward(verify_in, state.cache, taps, record=True)
-    both = mx.concatenate([drafts, mx.argmax(logits[0], axis=-1).astype(mx.int32)]).tolist()
+    posterior = _argmax_rows(logits[0]) if choose is None else choose(logits[0], offset + 1)
+    both = mx.concatenate([drafts, posterior]).tolist()
     return both[:block_size - 1], both[block_size - 1:], feats, record
+
+
+def coupled_chooser(sampling: SamplingParams, noise: PositionNoise) -> Callable:
+    """fused_greedy_forward's `choose` for the coupled rule without repetition penalty (no history needed)."""
+
+    def choose(logits: mx.array, first: int) -> mx.array:
+        return coupled_tokens(logits, sampling, noise.rows(first, logits.shape[0], logits.shape[-1]))
+
+    return choose
 
 
 def _undo_last_step(cache: list, saved: list) -> None:
@@ -190,23 +228,31 @@ def _undo_last_step(cache: list, saved: list) -> None:
 
 
 def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: int, taps: list[int],
-                sampling: SamplingParams, keys: KeyStream, should_stop: Callable[[], bool]) -> Iterator[int]:
+                sampling: SamplingParams, keys: KeyStream, should_stop: Callable[[], bool],
+                noise: PositionNoise | None = None) -> Iterator[int]:
     """Decode up to `steps` tokens one at a time, yielding each; `staged` is fed first.
 
     Runs one step ahead like mlx-lm's generate_step (the next forward is queued
     before the current token is read), and undoes that step when should_stop()
     turns true after a yield. Appends each fed token to state.tokens and its
     tap features (when taps are given) to state.pending; the last yielded token stays staged.
+    With `noise` (the coupled rule), the token after the one fed at position t is chosen at t + 1.
     """
     C = sampling.repetition_context
     hist = history_rows(state.tokens[-C:] + [staged], [], 1, C) if sampling.penalized else None
+    position = len(state.tokens)  # of the staged token
 
     def step(token: mx.array):
-        nonlocal hist
+        nonlocal hist, position
+        position += 1  # of the token this step chooses
         logits, feats, _ = target.forward(token[None], state.cache, taps)
         logits = logits[0, -1:]
         if sampling.argmax_only:
             nxt = mx.argmax(logits, axis=-1)
+        elif noise is not None:
+            nxt = coupled_tokens(logits, sampling, noise.rows(position, 1, logits.shape[-1]), hist)
+            if hist is not None:
+                hist = mx.concatenate([hist[:, 1:], nxt[None]], axis=1)
         else:
             nxt = draw(token_distribution(logits, sampling, hist), keys.next()).astype(mx.int32)
             if hist is not None:
@@ -252,16 +298,24 @@ def flush_pending(draft: DFlashDraftModel, state: DecodeState) -> None:
 
 
 def _choose_tokens(logits: mx.array, drafts: list[int], q: mx.array | None, state: DecodeState, staged: int,
-                   sampling: SamplingParams, keys: KeyStream) -> tuple[int, list[int]]:
-    """Accept drafts against the verify logits [B, V]; return (accepted, committed tokens)."""
+                   sampling: SamplingParams, keys: KeyStream, noise: PositionNoise | None = None,
+                   offset: int = 0) -> tuple[int, list[int]]:
+    """Accept drafts against the verify logits [B, V]; return (accepted, committed tokens).
+
+    noise: the coupled rule's noise (verify row i is position offset + 1 + i), or None under another rule.
+    """
     if sampling.argmax_only:
         posterior = mx.argmax(logits, axis=-1).tolist()
         a = accept_greedy(drafts, posterior)
         return a, drafts[:a] + [posterior[a]]
     C = sampling.repetition_context
     hist = history_rows(state.tokens[-C:] + [staged], drafts, len(drafts) + 1, C) if sampling.penalized else None
+    if noise is not None:
+        rows = noise.rows(offset + 1, logits.shape[0], logits.shape[-1])
+        a, nxt = accept_coupled(logits, sampling, drafts, rows, hist)
+        return a, drafts[:a] + [nxt]
     p = token_distribution(logits, sampling, hist)
-    if sampling.rule == RULE_MATCHING:
+    if sampling.resolved_rule == RULE_MATCHING:
         a, nxt = accept_matching(p, drafts, keys)
     else:
         a, nxt = accept_rejection(p, q if q is not None else one_hot_rows(drafts, p.shape[-1]), drafts, keys)
@@ -270,10 +324,11 @@ def _choose_tokens(logits: mx.array, drafts: list[int], q: mx.array | None, stat
 
 def _prefill_and_first_token(target: TargetAdapter, draft: DFlashDraftModel | None, state: DecodeState,
                              new_tokens: list[int], prompt_len: int, rec: StatsRecorder, out: _Emitter,
-                             sampling: SamplingParams, keys: KeyStream) -> Iterator[GenerationEvent]:
+                             sampling: SamplingParams, keys: KeyStream,
+                             noise: PositionNoise | None) -> Iterator[GenerationEvent]:
     """Prefill, choose the first token and emit it; returns that (staged) token."""
     logits = prefill(target, draft, state, new_tokens)
-    staged = first_token(logits, state, sampling, keys)
+    staged = first_token(logits, state, sampling, keys, noise)
     rec.prefill_done(prompt_len, len(new_tokens))
     yield PrefillDone(prompt_len, len(new_tokens), rec.prefill_s)
     rec.first_token()
@@ -295,13 +350,17 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
     under sampling its drafts count as a deterministic proposal (one-hot q).
     """
     keys = KeyStream(sampling.seed)
+    noise = position_noise(sampling, keys)
     rec = StatsRecorder(MODE_DFLASH, policy.max_block if policy else block_size)
     out = _Emitter(tokenizer, stop_ids, max_tokens)
     staged = yield from _prefill_and_first_token(target, draft, state, new_tokens, prompt_len, rec, out,
-                                                 sampling, keys)
+                                                 sampling, keys, noise)
     taps = draft.config.target_layer_ids
     run_draft = draft_logits(target, draft, state)
     greedy_propose = draft_block(target, draft, state)
+    # one host sync per cycle: greedy, or coupled without a penalty (whose history needs the drafts on the host)
+    fusable = propose is None and (sampling.argmax_only or (noise is not None and not sampling.penalized))
+    choose = coupled_chooser(sampling, noise) if fusable and not sampling.argmax_only else None
     stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
     last_cycle = None  # (block size, accepted, start time): costed when the next cycle starts
     cycles = 0  # DFlash cycles so far; every TIMED_CYCLE_EVERY-th one syncs per phase to time them
@@ -321,7 +380,8 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
             step_start = time.perf_counter()
             intervals = []  # step to step, from the first token on: the pipeline's fill left out
             steps = 0
-            steps_taken = plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, stopping)
+            steps_taken = plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, stopping,
+                                      noise)
             with closing(steps_taken):
                 for tok in steps_taken:
                     t = time.perf_counter()
@@ -343,18 +403,22 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         flush_pending(draft, state)  # paid by the plain tokens it covers, not by this cycle
         t0 = time.perf_counter()
         offset = len(state.tokens)
-        fused = propose is None and sampling.argmax_only and cycles % TIMED_CYCLE_EVERY != 0
+        fused = fusable and cycles % TIMED_CYCLE_EVERY != 0
         cycles += 1
         q = None
         if fused:
             drafts, posterior, feats, record = fused_greedy_forward(target, run_draft, state, staged, offset, b,
-                                                                    taps)
+                                                                    taps, choose)
             a = accept_greedy(drafts, posterior)
             chosen = drafts[:a] + [posterior[a]]
             t1 = t2 = time.perf_counter()
         else:
             if propose is not None or sampling.argmax_only:
                 drafts = (propose or greedy_propose)(staged, offset, b)
+            elif noise is not None:  # draft row i chooses position offset + 1 + i, with that position's noise
+                dl = run_draft(staged, offset, b)
+                drafts = coupled_drafts(dl, sampling, state.tokens[-sampling.repetition_context:] + [staged],
+                                        noise.rows(offset + 1, b - 1, dl.shape[-1]))
             else:
                 q, drafts = draft_tokens(run_draft(staged, offset, b), sampling,
                                          state.tokens[-sampling.repetition_context:] + [staged], keys)
@@ -363,7 +427,7 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
             logits = logits[0]
             mx.eval(logits)
             t2 = time.perf_counter()
-            a, chosen = _choose_tokens(logits, drafts, q, state, staged, sampling, keys)
+            a, chosen = _choose_tokens(logits, drafts, q, state, staged, sampling, keys, noise, offset)
         used, chunk = out.take(chosen)
         keep = used  # cache keeps staged + the chosen tokens before the new staged one
         t3 = time.perf_counter()
@@ -470,16 +534,18 @@ def _plain_sampled(target: TargetAdapter, tokenizer, state: DecodeState, new_tok
                    *, max_tokens: int, stop_ids: set[int], sampling: SamplingParams,
                    cancel: threading.Event | None) -> Iterator[GenerationEvent]:
     keys = KeyStream(sampling.seed)
+    noise = position_noise(sampling, keys)
     rec = StatsRecorder(MODE_PLAIN, 1)
     out = _Emitter(tokenizer, stop_ids, max_tokens)
     state.context = None  # the draft sees none of this: a later DFlash turn re-prefills
     state.pending.clear()
     staged = yield from _prefill_and_first_token(target, None, state, new_tokens, prompt_len, rec, out,
-                                                 sampling, keys)
+                                                 sampling, keys, noise)
     stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
     last = time.perf_counter()
     if out.stop_reason is None:
-        with closing(plain_steps(target, state, staged, max_tokens, [], sampling, keys, stopping)) as steps_taken:
+        with closing(plain_steps(target, state, staged, max_tokens, [], sampling, keys, stopping,
+                                 noise)) as steps_taken:
             for tok in steps_taken:
                 _, chunk = out.take([tok])
                 if chunk:

@@ -8,17 +8,39 @@ one-hot of the argmax, so greedy decoding is the same code with a degenerate
 distribution. The target's p and the draft's q at a block position go through
 exactly the same processing with the same token history.
 
-Acceptance (`accept_rejection`) is standard speculative sampling: keep draft d
-with probability min(1, p(d)/q(d)); at the first rejection draw the correction
-from normalize(max(0, p - q)); if every draft is kept draw the bonus token
-from p at the last position. Each DFlash position's q depends only on the
-context, not on the tokens drawn at other positions (the block input is
-masks), so every emitted token is distributed exactly as plain sampling from
-the target. `accept_matching` is the weaker exact rule (draw from p, keep the
-draft iff equal) that other MLX implementations use; it is here to compare.
+Three acceptance rules, all exact (every emitted token is distributed as plain
+sampling from the target's p); `SamplingParams.resolved_rule` picks one:
 
-Randomness comes from an explicit key stream (`KeyStream`), so a run with a
-seed is reproducible for a given mode and block size sequence.
+- "coupled" (the default when a seed is given): the token at absolute sequence
+  position t is argmax(log p_t + G_t), where G_t is i.i.d. standard Gumbel
+  noise over the vocabulary drawn from a key that depends only on (seed, t)
+  (`position_key`, `PositionNoise`). By the Gumbel-max trick that token is
+  distributed exactly as p_t, and G_t is independent of the tokens before t,
+  so sampling stays lossless. The draft proposes argmax(log q_t + G_t) with the
+  same noise and a draft is kept iff it equals the target's perturbed argmax
+  (`coupled_tokens`): greedy acceptance on perturbed scores. Accepted tokens
+  are the target's own choices, so the text is a deterministic function of
+  (seed, prompt, settings) whatever the block sizes, the drafting policy's
+  choices or the draft are; plain decoding uses the same rule, so every mode
+  gives the same text for a seed (up to floating point: another block size
+  changes the verify's shapes, so a near-tie of two perturbed scores may split,
+  as greedy near-ties do). A draft is kept when the two perturbed argmaxes
+  agree: probability at least (1 - TV) / (1 + TV) with TV the total variation
+  between p and q, far above "matching" (independent draws) and below
+  "rejection" (1 - TV, the most any exact rule can keep).
+- "rejection" (the default without a seed, `accept_rejection`): standard
+  speculative sampling. Keep draft d with probability min(1, p(d)/q(d)); at
+  the first rejection draw the correction from normalize(max(0, p - q)); if
+  every draft is kept draw the bonus token from p at the last position. Each
+  DFlash position's q depends only on the context, not on the tokens drawn at
+  other positions (the block input is masks), so every emitted token is
+  distributed exactly as plain sampling from the target. A seeded run repeats
+  itself only for the same mode and block size sequence.
+- "matching" (`accept_matching`): the weaker exact rule (draw from p, keep the
+  draft iff equal) that other MLX implementations use; it is here to compare.
+
+"rejection" and "matching" draw from an explicit key stream (`KeyStream`).
+At temperature 0 every rule is the argmax of the (penalized) logits.
 """
 
 from __future__ import annotations
@@ -31,8 +53,10 @@ from ..mlx_setup import import_mlx
 
 mx = import_mlx()
 
+RULE_COUPLED = "coupled"
 RULE_REJECTION = "rejection"
 RULE_MATCHING = "matching"
+RULES = (RULE_COUPLED, RULE_REJECTION, RULE_MATCHING)
 
 
 @dataclass(frozen=True)
@@ -44,7 +68,9 @@ class SamplingParams:
     repetition_penalty: float = 1.0  # 1.0 = off
     repetition_context: int = 20  # tokens the penalty looks back over (mlx-lm's default)
     seed: int | None = None
-    rule: str = RULE_REJECTION  # DFlash acceptance: "rejection" (lossless, best) or "matching"
+    # Acceptance rule (all lossless): "coupled" (reproducible in every mode), "rejection" or "matching";
+    # None = "coupled" when a seed is given, "rejection" otherwise (see resolved_rule).
+    rule: str | None = None
 
     def __post_init__(self):
         if self.temperature < 0:
@@ -57,8 +83,21 @@ class SamplingParams:
             raise ValueError(f"top_k must be >= 0, got {self.top_k}")
         if self.repetition_penalty <= 0:
             raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
-        if self.rule not in (RULE_REJECTION, RULE_MATCHING):
-            raise ValueError(f"rule must be {RULE_REJECTION!r} or {RULE_MATCHING!r}, got {self.rule!r}")
+        if self.rule is not None and self.rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(map(repr, RULES))} (or None: {RULE_COUPLED!r} "
+                             f"with a seed, {RULE_REJECTION!r} without), got {self.rule!r}")
+
+    @property
+    def resolved_rule(self) -> str:
+        """The acceptance rule in force: the explicit rule, else "coupled" with a seed, "rejection" without."""
+        if self.rule is not None:
+            return self.rule
+        return RULE_COUPLED if self.seed is not None else RULE_REJECTION
+
+    @property
+    def coupled(self) -> bool:
+        """Tokens are Gumbel-max choices with position-keyed noise (not needed at temperature 0: the argmax)."""
+        return self.resolved_rule == RULE_COUPLED and not self.greedy
 
     @property
     def greedy(self) -> bool:
@@ -128,19 +167,17 @@ def _top_k(logprobs: mx.array, top_k: int) -> mx.array:
     return mx.put_along_axis(logprobs, drop, mx.array(-math.inf, logprobs.dtype), axis=-1)
 
 
-def token_distribution(logits: mx.array, params: SamplingParams, history: mx.array | None = None) -> mx.array:
-    """Probabilities [T, V] (float32) to draw each row's token from.
-
-    history: [T, C] token windows for the repetition penalty (history_rows), or None.
-    """
+def _penalized(logits: mx.array, params: SamplingParams, history: mx.array | None) -> mx.array:
     logits = logits.astype(mx.float32)
     if params.penalized and history is not None:
         logits = _penalize(logits, history, params.repetition_penalty)
-    if params.greedy:
-        best = mx.argmax(logits, axis=-1, keepdims=True)
-        return mx.put_along_axis(mx.zeros_like(logits), best, mx.array(1.0), axis=-1)
+    return logits
+
+
+def _tempered_scores(logits: mx.array, params: SamplingParams) -> mx.array:
+    """log p up to a per-row constant (-inf where a filter dropped the token), temperature > 0."""
     if not params.filtered:
-        return mx.softmax(logits * (1.0 / params.temperature), axis=-1)
+        return logits * (1.0 / params.temperature)
     logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
     if 0 < params.top_p < 1:
         logprobs = _top_p(logprobs, params.top_p)
@@ -148,7 +185,95 @@ def token_distribution(logits: mx.array, params: SamplingParams, history: mx.arr
         logprobs = _min_p(logprobs, params.min_p)
     if 0 < params.top_k < logprobs.shape[-1]:
         logprobs = _top_k(logprobs, params.top_k)
-    return mx.softmax(logprobs / params.temperature, axis=-1)
+    return logprobs / params.temperature
+
+
+def token_distribution(logits: mx.array, params: SamplingParams, history: mx.array | None = None) -> mx.array:
+    """Probabilities [T, V] (float32) to draw each row's token from.
+
+    history: [T, C] token windows for the repetition penalty (history_rows), or None.
+    """
+    logits = _penalized(logits, params, history)
+    if params.greedy:
+        best = mx.argmax(logits, axis=-1, keepdims=True)
+        return mx.put_along_axis(mx.zeros_like(logits), best, mx.array(1.0), axis=-1)
+    return mx.softmax(_tempered_scores(logits, params), axis=-1)
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: int) -> int:
+    """SplitMix64's output function: a fixed 64-bit mixer (the same on every platform and Python version)."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def position_key(seed: int, position: int) -> mx.array:
+    """The PRNG key of absolute sequence position t under `seed`: a function of (seed, t) only.
+
+    mx.random.key(splitmix64(splitmix64(seed) xor t)): hashing rather than
+    splitting a seed key t times keeps it O(1) per position, and Python's
+    hash() is avoided because its tuple hashing changes between versions.
+    """
+    return mx.random.key(_splitmix64(_splitmix64(seed & _MASK64) ^ (position & _MASK64)))
+
+
+class PositionNoise:
+    """Gumbel noise rows G_t over the vocabulary for absolute positions t (the coupled rule).
+
+    Row t is mx.random.gumbel((V,), key=position_key(seed, t)), so it depends
+    only on (seed, t, V). Rows are cached (lazily) for positions a later cycle
+    re-verifies; rows before the first position asked for are dropped.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self._rows: dict[int, mx.array] = {}
+        self._vocab = 0
+
+    def rows(self, first: int, n: int, vocab: int) -> mx.array:
+        """[n, vocab] float32: the noise of positions first .. first + n - 1 (lazy)."""
+        if vocab != self._vocab:
+            self._rows.clear()
+            self._vocab = vocab
+        for t in [t for t in self._rows if t < first]:
+            del self._rows[t]
+        out = []
+        for t in range(first, first + n):
+            row = self._rows.get(t)
+            if row is None:
+                row = self._rows[t] = mx.random.gumbel(shape=(vocab,), key=position_key(self.seed, t))
+            out.append(row)
+        return mx.stack(out)
+
+
+def coupled_tokens(logits: mx.array, params: SamplingParams, noise: mx.array,
+                   history: mx.array | None = None) -> mx.array:
+    """The coupled rule's choice per row of logits [T, V]: argmax(log p + G) with noise rows G [T, V] (lazy int32 [T]).
+
+    p is token_distribution's (same penalty, filters and temperature); at temperature 0 the argmax of p.
+    """
+    logits = _penalized(logits, params, history)
+    if params.greedy:
+        return mx.argmax(logits, axis=-1).astype(mx.int32)
+    return mx.argmax(_tempered_scores(logits, params) + noise, axis=-1).astype(mx.int32)
+
+
+def coupled_drafts(logits: mx.array, params: SamplingParams, history: list[int], noise: mx.array) -> list[int]:
+    """The draft's proposals under the coupled rule: argmax(log q + G) per row of its logits [T, V].
+
+    With a repetition penalty position j's q depends on the drafts before it, so they are chosen in order.
+    """
+    if not params.penalized:
+        return coupled_tokens(logits, params, noise).tolist()
+    tokens: list[int] = []
+    for j in range(logits.shape[0]):
+        hist = history_rows(history + tokens, [], 1, params.repetition_context)
+        tokens.append(int(coupled_tokens(logits[j:j + 1], params, noise[j:j + 1], hist).item()))
+    return tokens
 
 
 def draw(probs: mx.array, key: mx.array) -> mx.array:
@@ -219,12 +344,23 @@ def accept_rejection(p: mx.array, q: mx.array, drafts: list[int], keys: KeyStrea
     return a, int(corrections[a].item()) if a < n else int(bonus.item())
 
 
-def accept_matching(p: mx.array, drafts: list[int], keys: KeyStream) -> tuple[int, int]:
-    """Sample-and-match: draw the target's own token at every position, keep drafts while equal."""
-    own = draw(p, keys.next()).tolist()
+def accept_leading(drafts: list[int], own: list[int]) -> tuple[int, int]:
+    """Keep drafts while they equal the target's own choices: (accepted count a, own[a])."""
     a = 0
     for d, t in zip(drafts, own):
         if d != t:
             break
         a += 1
     return a, own[a]
+
+
+def accept_matching(p: mx.array, drafts: list[int], keys: KeyStream) -> tuple[int, int]:
+    """Sample-and-match: draw the target's own token at every position, keep drafts while equal."""
+    return accept_leading(drafts, draw(p, keys.next()).tolist())
+
+
+def accept_coupled(logits: mx.array, params: SamplingParams, drafts: list[int], noise: mx.array,
+                   history: mx.array | None = None) -> tuple[int, int]:
+    """The coupled rule over one block: the target's perturbed argmax at every verify row (logits [n+1, V],
+    noise [n+1, V] of the same positions), drafts kept while equal; the next token is the target's choice."""
+    return accept_leading(drafts, coupled_tokens(logits, params, noise, history).tolist())

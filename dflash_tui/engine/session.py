@@ -144,7 +144,8 @@ class Engine:
 
     def policy(self, block_size: int | None = None, sampling: SamplingParams | None = None) -> BlockPolicy:
         """The session's drafting policy for a pinned block size and sampling settings (acceptance differs)."""
-        key = (block_size, replace(sampling or SamplingParams(), seed=None))
+        sampling = sampling or SamplingParams()
+        key = (block_size, replace(sampling, seed=None, rule=sampling.resolved_rule))  # the rule sets acceptance
         if key not in self._policies:
             self._policies[key] = BlockPolicy(self.block_size, pinned=block_size)
         return self._policies[key]

@@ -52,3 +52,14 @@ def uniformity(values: list[float], bins: int = 10) -> tuple[float, int, float]:
     counts = Counter(min(int(v * bins), bins - 1) for v in values)
     n = len(values)
     return goodness_of_fit(counts, {b: n / bins for b in range(bins)}, min_expected=0.0)
+
+
+def poisson_sf(k: int, mean: float) -> float:
+    """P(X >= k) for X ~ Poisson(mean): the upper tail of a count of rare independent events."""
+    if k <= 0:
+        return 1.0
+    term = total = math.exp(-mean)
+    for i in range(1, k):
+        term *= mean / i
+        total += term
+    return max(0.0, 1.0 - total)

@@ -1,13 +1,11 @@
-"""DFlash sampling emits tokens distributed exactly as plain sampling from the target.
+"""DFlash sampling under the "rejection" rule emits tokens distributed exactly as plain sampling from the target.
 
-Each test draws many seeded generations of a few tokens after a fixed prompt
-and checks the k-th token against the target's exact distribution given the
-tokens before it in that run (one batched target forward per position): the
-randomized probability integral transform of each token is uniform exactly
-when tokens follow that distribution; a chi-square test over 10 bins checks it.
-Seeds are fixed, so results are deterministic. The bound (p-value 1e-3) is
-checked for power: the same test must reject deliberately broken acceptance
-rules by a wide margin.
+Each test draws many seeded generations of a few tokens and checks the k-th
+token against the target's exact distribution given the tokens before it
+(sampling_kit.exact_fit: a randomized PIT, chi-square over 10 bins). The
+bound (p-value 1e-3) is checked for power: the same test must reject
+deliberately broken acceptance rules by a wide margin. The rule is explicit
+here: a seed alone selects the coupled rule (test_coupled_sampling.py).
 """
 
 from __future__ import annotations
@@ -15,52 +13,21 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from stats_kit import goodness_of_fit, randomized_pit, uniformity
+from sampling_kit import BROKEN_P, PASS_P, PROMPT, exact_fit, sample_runs
+from stats_kit import goodness_of_fit
 
 from dflash_tui.mlx_setup import import_mlx
 
 mx = import_mlx()
 
 from dflash_tui.engine import decode  # noqa: E402
-from dflash_tui.engine.sampling import (KeyStream, SamplingParams, draw, history_rows,  # noqa: E402
-                                        token_distribution)
+from dflash_tui.engine.sampling import KeyStream, SamplingParams, draw  # noqa: E402
 
 ACCEPT_REJECTION = decode.accept_rejection  # the real rule, whatever a test patches into decode
 
-PROMPT = "The quick brown fox"
-RUNS = 240
-PASS_P = 1e-3  # a correct sampler fails with this probability per check
-BROKEN_P = 1e-6  # a broken one must fall far below the bound
-
-WARM = SamplingParams(temperature=0.5)
-FILTERED = SamplingParams(temperature=0.8, top_k=40, top_p=0.95, min_p=0.02, repetition_penalty=1.3)
-
-
-def sample_runs(engine, params: SamplingParams, mode: str, block_size: int | None, first_seed: int,
-                runs: int = RUNS, max_tokens: int = 3) -> list[list[int]]:
-    """The first max_tokens tokens of each seeded run (a stop token included, as the target chose it)."""
-    ids = engine.encode_chat([{"role": "user", "content": PROMPT}])
-    eos = sorted(engine.tokenizer.eos_token_ids)[0]
-    out = []
-    for seed in range(first_seed, first_seed + runs):
-        *_, summary = engine.generate(ids, max_tokens=max_tokens, mode=mode, block_size=block_size,
-                                      sampling=SamplingParams(**{**params.__dict__, "seed": seed}))
-        assert summary.stop_reason in ("length", "stop"), summary.error
-        out.append(summary.token_ids + ([eos] if summary.stop_reason == "stop" else []))
-    return out
-
-
-def exact_fit(engine, params: SamplingParams, runs: list[list[int]], position: int) -> tuple[float, int, float]:
-    """Uniformity of the randomized PIT of the tokens at `position` under the target's exact distribution
-    given each run's prefix (one batched forward of the plain target)."""
-    ids = engine.encode_chat([{"role": "user", "content": PROMPT}])
-    runs = [r for r in runs if len(r) > position]
-    seqs = [ids + r[:position] for r in runs]
-    logits = engine.target.model(mx.array(seqs))[:, -1]
-    C = params.repetition_context
-    history = mx.concatenate([history_rows(s[-C:], [], 1, C) for s in seqs], axis=0)
-    probs = token_distribution(logits, params, history).tolist()
-    return uniformity(randomized_pit(probs, [r[position] for r in runs], seed=position))
+WARM = SamplingParams(temperature=0.5, rule="rejection")
+FILTERED = SamplingParams(temperature=0.8, top_k=40, top_p=0.95, min_p=0.02, repetition_penalty=1.3,
+                          rule="rejection")
 
 
 @pytest.mark.parametrize("params,block_size", [(WARM, 4), (WARM, 2), (FILTERED, 4)],
@@ -136,17 +103,6 @@ def test_seeded_runs_are_reproducible(engine):
         assert a.token_ids != c.token_ids, mode
 
 
-def test_rejection_sampling_accepts_more_than_sample_and_match(engine):
-    ids = engine.encode_chat([{"role": "user", "content": PROMPT}])
-    accepted = {}
-    for rule in ("rejection", "matching"):
-        summaries = [list(engine.generate(ids, max_tokens=16, mode="dflash", block_size=8,
-                                          sampling=SamplingParams(temperature=0.7, seed=s, rule=rule)))[-1]
-                     for s in range(40)]
-        accepted[rule] = sum(s.accepted for s in summaries) / sum(s.drafted for s in summaries)
-    assert accepted["rejection"] > 1.5 * accepted["matching"], accepted
-
-
 def test_greedy_with_repetition_penalty_is_the_same_in_both_modes(engine):
     """Temperature 0 + penalty runs the sampling path with one-hot distributions: p and q histories must align."""
     ids = engine.encode_chat([{"role": "user", "content": "def main(): return 42"}])
@@ -155,5 +111,3 @@ def test_greedy_with_repetition_penalty_is_the_same_in_both_modes(engine):
     unpenalized = list(engine.generate(ids, max_tokens=40, mode="plain"))[-1]
     assert dflash.token_ids == plain.token_ids
     assert plain.token_ids != unpenalized.token_ids  # the penalty did something
-
-
