@@ -9,8 +9,9 @@ It keeps two kinds of measurements from real cycles:
 - cost: the lower quartile of the recent seconds per cycle at each block
   size, and of the recent plain decode steps (other work on the machine only
   ever adds time, so a low quantile shrugs off its spikes). A size never run
-  is estimated from the sizes that were (linear between measured sizes;
-  beyond them, optimistically, the nearest measured cost) and is tried when
+  is estimated from the sizes that were (linear between measured sizes, a
+  plain step standing for size 1; above them, optimistically, the largest
+  measured cost) and is tried when
   it promises EXPLORE_GAIN over the best measured size, so a wrong guess costs
   a cycle. The other measured sizes are re-run now and then
   (REMEASURE_BUDGET of the time), so one unlucky early measurement cannot
@@ -35,8 +36,8 @@ cycles to be judged, and the first MIN_EVIDENCE_CYCLES DFlash cycles of a
 session always run unless even full acceptance could not beat plain decoding
 (the first block after a prompt is often rejected whatever the draft's
 quality: one such cycle is no verdict). It
-starts by measuring a few plain steps, then one DFlash cycle at the smallest
-size. When plain decoding wins it decodes a stretch of plain tokens, then
+starts by measuring a few plain steps, then probes DFlash at the largest size
+(its acceptance covers every position). When plain decoding wins it decodes a stretch of plain tokens, then
 re-probes DFlash with one cycle (the context grows, so the answer can
 change). A stretch is just long enough that a losing probe costs at most
 PROBE_BUDGET of the time: DFlash far behind is probed rarely, DFlash near
@@ -63,6 +64,7 @@ RECENT_STEPS = 32  # plain step costs kept
 ACCEPT_DECAY = 0.99  # per observed cycle; about the last 100 cycles count
 FIRST_PRIOR = (0.5, 1.0)  # position 1: rate 0.5 worth one cycle, so one rejected probe already counts
 SMOOTHING = 8.0  # pseudo-cycles pulling a later position's rate toward the previous position's
+FEW_COST_SAMPLES = 3  # below this many cycles a size's own cost is not trusted alone
 MIN_EVIDENCE_CYCLES = 4  # DFlash cycles a session runs before acceptance alone may rule DFlash out
 EARLY_TOKENS = 16  # an answer's first tokens: acceptance there is learnt apart from the rest
 EARLY, LATE = "early", "late"
@@ -172,9 +174,23 @@ class BlockPolicy:
         return total
 
     def estimated_cost(self, b: int) -> float | None:
-        if b in self._costs:
-            return _lower_quartile(self._costs[b])
-        known = {k: _lower_quartile(v) for k, v in self._costs.items() if k > 1}  # DFlash sizes only
+        """Seconds per cycle at b (b = 1: per plain step). A DFlash size measured fewer than
+        FEW_COST_SAMPLES times is also judged by the other sizes, optimistically, so one slow first
+        cycle (a busy machine, a first-time allocation) cannot lock it out."""
+        own = _lower_quartile(self._costs[b]) if b in self._costs else None
+        if own is not None and (b == 1 or len(self._costs[b]) >= FEW_COST_SAMPLES):
+            return own
+        others = self._interpolated_cost(b)
+        if own is None or others is None:
+            return own if others is None else others
+        return min(own, others)
+
+    def _interpolated_cost(self, b: int) -> float | None:
+        """b's cost from the other measured DFlash sizes: linear between them, a plain step standing
+        for size 1 below them, the largest measured cost above them."""
+        known = {k: _lower_quartile(v) for k, v in self._costs.items() if 1 < k != b}
+        if known and 1 in self._costs and b < min(known):  # a 1-token "cycle" costs about a plain step
+            known[1] = _lower_quartile(self._costs[1])
         below = [k for k in known if k < b]
         above = [k for k in known if k > b]
         if below and above:
@@ -206,9 +222,9 @@ class BlockPolicy:
             return Choice(1, "plain decoding (no DFlash block size to try)", LONGEST_PLAIN_RUN)
         if not self.measured(1):
             return Choice(1, "auto: measuring plain decoding", MEASURE_PLAIN_STEPS)
-        smallest = self.dflash_sizes[0]
+        largest = self.dflash_sizes[-1]  # the widest probe says the most about acceptance
         if not any(self.measured(b) for b in self.dflash_sizes):
-            return Choice(smallest, f"auto: probing DFlash b{smallest}")
+            return Choice(largest, f"auto: probing DFlash b{largest}")
         if self._p.plain_left > 0:
             return Choice(1, self.last.reason if self.last.block_size == 1 else
                           f"auto: plain, re-probe after {self._p.plain_left} tokens", self._p.plain_left)
