@@ -362,19 +362,18 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
     fusable = propose is None and (sampling.argmax_only or (noise is not None and not sampling.penalized))
     choose = coupled_chooser(sampling, noise) if fusable and not sampling.argmax_only else None
     stopping = lambda: out.stop_reason is not None or (cancel is not None and cancel.is_set())  # noqa: E731
-    last_cycle = None  # (block size, accepted, start time, answer tokens before it): costed when the next starts
+    last_cycle = None  # (block size, accepted, start time): costed when the next cycle starts
     cycles = 0  # DFlash cycles so far; every TIMED_CYCLE_EVERY-th one syncs per phase to time them
     phase_split = {"draft": 0.25, "verify": 0.65, "rollback": 0.05, "other": 0.05}  # until one is timed
     while out.stop_reason is None:
         now = time.perf_counter()
         if last_cycle is not None and policy is not None:
-            policy.observe_cycle(last_cycle[0], last_cycle[1], now - last_cycle[2], generated=last_cycle[3])
+            policy.observe_cycle(last_cycle[0], last_cycle[1], now - last_cycle[2])
         last_cycle = None
         if cancel is not None and cancel.is_set():
             out.stop_reason = "cancelled"
             break
-        generated = len(out.token_ids)  # the policy learns an answer's start apart from the rest
-        choice = policy.choose(generated=generated) if policy else None
+        choice = policy.choose() if policy else None
         b = choice.block_size if choice else block_size
         reason = choice.reason if choice else ""
         if b <= 1:
@@ -445,7 +444,7 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         state.tokens.extend([staged] + drafts[:keep - 1])
         staged = chosen[used - 1]
         t5 = time.perf_counter()
-        last_cycle = (b, a, t0, generated)
+        last_cycle = (b, a, t0)
         if chunk:
             yield chunk
         if fused:  # one sync: the wall time is real, its split follows the last timed cycle

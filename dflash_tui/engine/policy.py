@@ -23,12 +23,6 @@ It keeps two kinds of measurements from real cycles:
   and a cycle at block size b is expected to commit
   1 + sum_{k<b} P(accepted length >= k) tokens.
 
-Acceptance is learnt twice: for the first EARLY_TOKENS tokens of an answer and
-for the rest (the first blocks after a prompt are often rejected by drafts that
-do well afterwards), and the choice uses the phase the answer is in; a plain
-stretch in the early phase ends where the answer settles, so the late phase
-decides for itself. Costs are shared.
-
 The choice maximises expected tokens / cost, re-decided every cycle; DFlash
 keeps running while an optimistic acceptance (OPTIMISM standard errors up)
 would still beat plain decoding, so a near break-even draft gets enough
@@ -49,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 BLOCK_CANDIDATES = (4, 8, 16)
 MEASURE_PLAIN_STEPS = 8
@@ -64,36 +58,14 @@ RECENT_STEPS = 32  # plain step costs kept
 ACCEPT_DECAY = 0.99  # per observed cycle; about the last 100 cycles count
 FIRST_PRIOR = (0.5, 1.0)  # position 1: rate 0.5 worth one cycle, so one rejected probe already counts
 SMOOTHING = 8.0  # pseudo-cycles pulling a later position's rate toward the previous position's
-FEW_COST_SAMPLES = 3  # below this many cycles a size's own cost is not trusted alone
+FEW_COST_SAMPLES = 3  # below this many cycles a size's own cost is re-checked hopefully
 MIN_EVIDENCE_CYCLES = 4  # DFlash cycles a session runs before acceptance alone may rule DFlash out
-EARLY_TOKENS = 16  # an answer's first tokens: acceptance there is learnt apart from the rest
-EARLY, LATE = "early", "late"
 
 
 def _lower_quartile(samples) -> float:
     """A busy machine only ever slows a cycle down, so a low quantile estimates its cost best."""
     ordered = sorted(samples)
     return ordered[len(ordered) // 4]
-
-
-def _phase_of(generated: int | None) -> str:
-    return EARLY if generated is not None and generated < EARLY_TOKENS else LATE
-
-
-@dataclass
-class _Phase:
-    """What the policy learns separately for the start of answers and for the rest."""
-
-    max_block: int
-    reached: list = field(default_factory=list)  # index k: cycles whose draft k was checked (decayed)
-    passed: list = field(default_factory=list)  # index k: ... and accepted there
-    plain_left: int = 0  # plain tokens of this phase still to decode before the next re-probe
-    last_run: int = 0  # length of the last plain stretch (0: DFlash won last time)
-    probe_due: bool = False
-
-    def __post_init__(self):
-        self.reached = [0.0] * self.max_block
-        self.passed = [0.0] * self.max_block
 
 
 @dataclass
@@ -114,36 +86,36 @@ class BlockPolicy:
         self.dflash_sizes = [b for b in sizes if b > 1]
         self.max_block = max(self.dflash_sizes, default=1)
         self._costs: dict[int, deque] = {}  # block size -> recent seconds per cycle (1: per plain step)
-        self._phases = {name: _Phase(self.max_block) for name in (EARLY, LATE)}
-        self._p = self._phases[LATE]  # the phase of the answer the current choice is for
-        self._generated = 1 << 30  # tokens of the current answer so far, as given to choose()
+        self._reached = [0.0] * self.max_block  # index k: cycles whose draft k was checked
+        self._passed = [0.0] * self.max_block  # index k: ... and accepted there
+        self._plain_left = 0  # plain tokens still to decode before the next re-probe
+        self._last_run = 0  # length of the last plain stretch (0: DFlash won last time)
+        self._probe_due = False
         self._idle: dict[int, int] = {}  # DFlash size -> cycles since it last ran
         self._dflash_cycles = 0  # DFlash cycles observed this session (not decayed)
         self.last = Choice(1, "")
 
     # -- measurements ------------------------------------------------------------------------------
 
-    def observe_cycle(self, block_size: int, accepted: int, seconds: float, generated: int | None = None) -> None:
-        """One DFlash cycle; `generated`: tokens of the answer before it (None: late in an answer)."""
+    def observe_cycle(self, block_size: int, accepted: int, seconds: float) -> None:
         self._record_cost(block_size, seconds, RECENT_CYCLES)
         self._dflash_cycles += 1
         self._idle = {b: 0 if b == block_size else n + 1 for b, n in self._idle.items()}
         self._idle[block_size] = 0
-        phase = self._phases[_phase_of(generated)]
-        phase.reached = [x * ACCEPT_DECAY for x in phase.reached]
-        phase.passed = [x * ACCEPT_DECAY for x in phase.passed]
+        self._reached = [x * ACCEPT_DECAY for x in self._reached]
+        self._passed = [x * ACCEPT_DECAY for x in self._passed]
         for k in range(1, min(accepted + 1, block_size - 1) + 1):
-            phase.reached[k] += 1
+            self._reached[k] += 1
         for k in range(1, accepted + 1):
-            phase.passed[k] += 1
+            self._passed[k] += 1
 
     def observe_plain(self, tokens: int, step_seconds: list[float]) -> None:
         """A plain stretch decoded `tokens` tokens; step_seconds are its steady-state step times."""
         for s in step_seconds:
             self._record_cost(1, s, RECENT_STEPS)
-        if self._p.plain_left > 0:
-            self._p.plain_left = max(self._p.plain_left - tokens, 0)
-            self._p.probe_due = self._p.plain_left == 0
+        if self._plain_left > 0:
+            self._plain_left = max(self._plain_left - tokens, 0)
+            self._probe_due = self._plain_left == 0
 
     def _record_cost(self, b: int, seconds: float, keep: int) -> None:
         self._costs.setdefault(b, deque(maxlen=keep)).append(seconds)
@@ -160,8 +132,8 @@ class BlockPolicy:
         """
         rates, (prev, weight) = [], FIRST_PRIOR
         for k in range(1, self.max_block):
-            n = self._p.reached[k] + weight
-            prev = (self._p.passed[k] + weight * prev) / n
+            n = self._reached[k] + weight
+            prev = (self._passed[k] + weight * prev) / n
             rates.append(min(1.0, prev + optimism * math.sqrt(prev * (1 - prev) / n)))
             weight = SMOOTHING
         return rates
@@ -174,16 +146,18 @@ class BlockPolicy:
         return total
 
     def estimated_cost(self, b: int) -> float | None:
-        """Seconds per cycle at b (b = 1: per plain step). A DFlash size measured fewer than
-        FEW_COST_SAMPLES times is also judged by the other sizes, optimistically, so one slow first
-        cycle (a busy machine, a first-time allocation) cannot lock it out."""
-        own = _lower_quartile(self._costs[b]) if b in self._costs else None
-        if own is not None and (b == 1 or len(self._costs[b]) >= FEW_COST_SAMPLES):
+        """Seconds per cycle at b (b = 1: per plain step); for a size never run, from the others."""
+        if b in self._costs:
+            return _lower_quartile(self._costs[b])
+        return self._interpolated_cost(b)
+
+    def _hopeful_cost(self, b: int) -> float | None:
+        """The lower of b's own cost and what the other sizes imply: a size measured only a few times may
+        have met a busy machine or a first-time allocation, and must not be locked out by it."""
+        own, others = self.estimated_cost(b), self._interpolated_cost(b)
+        if b in self._costs and len(self._costs[b]) >= FEW_COST_SAMPLES or others is None:
             return own
-        others = self._interpolated_cost(b)
-        if own is None or others is None:
-            return own if others is None else others
-        return min(own, others)
+        return others if own is None else min(own, others)
 
     def _interpolated_cost(self, b: int) -> float | None:
         """b's cost from the other measured DFlash sizes: linear between them, a plain step standing
@@ -207,15 +181,9 @@ class BlockPolicy:
 
     # -- the choice --------------------------------------------------------------------------------
 
-    def choose(self, generated: int | None = None) -> Choice:
-        """The next cycle's block size; `generated`: tokens of the current answer so far (None: late)."""
-        self._generated = (1 << 30) if generated is None else generated
-        self._p = self._phases[_phase_of(generated)]
-        choice = self._choose()
-        if choice.block_size == 1 and self._p is self._phases[EARLY]:  # re-decide when the answer settles
-            choice.plain_steps = max(1, min(choice.plain_steps, EARLY_TOKENS - self._generated))
-        self.last = choice
-        return choice
+    def choose(self) -> Choice:
+        self.last = self._choose()
+        return self.last
 
     def _choose(self) -> Choice:
         if not self.dflash_sizes:
@@ -225,27 +193,27 @@ class BlockPolicy:
         largest = self.dflash_sizes[-1]  # the widest probe says the most about acceptance
         if not any(self.measured(b) for b in self.dflash_sizes):
             return Choice(largest, f"auto: probing DFlash b{largest}")
-        if self._p.plain_left > 0:
+        if self._plain_left > 0:
             return Choice(1, self.last.reason if self.last.block_size == 1 else
-                          f"auto: plain, re-probe after {self._p.plain_left} tokens", self._p.plain_left)
+                          f"auto: plain, re-probe after {self._plain_left} tokens", self._plain_left)
         plain_tps = self.tokens_per_second(1) or 0.0
         best = self._best_size()
         best_tps = self.tokens_per_second(best) or 0.0
         tau = self.expected_tokens(best)
-        if self._p.probe_due:
-            self._p.probe_due = False
-            return Choice(best, f"auto: re-probing DFlash b{best} after {self._p.last_run} plain tokens")
+        if self._probe_due:
+            self._probe_due = False
+            return Choice(best, f"auto: re-probing DFlash b{best} after {self._last_run} plain tokens")
         if (best_tps > plain_tps or (self.tokens_per_second(best, OPTIMISM) or 0.0) > plain_tps
                 or (self._dflash_cycles < MIN_EVIDENCE_CYCLES and self._could_win(best, plain_tps))):
             # Near break-even the acceptance seen so far is too little evidence: keep drafting to learn it.
-            self._p.last_run = 0
+            self._last_run = 0
             stale = self._stale_size(best)
             if stale is not None:
                 return Choice(stale, f"auto: re-measuring b{stale} (best b{best}, est {best_tps / plain_tps:.2f}x "
                                      "plain)")
             return Choice(best, f"auto: b{best}, est {best_tps / plain_tps:.2f}x plain (tau {tau:.2f})")
         run = min(max(self._affordable_run(best), FIRST_PLAIN_RUN), LONGEST_PLAIN_RUN)
-        self._p.plain_left = self._p.last_run = run
+        self._plain_left = self._last_run = run
         return Choice(1, f"auto: plain, best DFlash b{best} est {best_tps / plain_tps:.2f}x plain "
                          f"(tau {tau:.2f}); re-probe after {run} tokens", run)
 
@@ -272,7 +240,9 @@ class BlockPolicy:
         for b, idle in self._idle.items():
             if b == best or not best_tps:
                 continue
-            loss = (self.estimated_cost(b) or 0.0) * max(0.0, 1 - (self.tokens_per_second(b) or 0.0) / best_tps)
+            cost = self._hopeful_cost(b) or 0.0
+            tps = self.expected_tokens(b) / cost if cost > 0 else 0.0
+            loss = cost * max(0.0, 1 - tps / best_tps)
             if idle * REMEASURE_BUDGET * best_cost >= loss:
                 due.append((idle, b))
         return max(due)[1] if due else None

@@ -44,7 +44,7 @@ class ScriptedPolicy(BlockPolicy):
         super().__init__(16)
         self._script = itertools.cycle(script)
 
-    def choose(self, generated: int | None = None) -> Choice:
+    def choose(self) -> Choice:
         self.last = next(self._script)
         return self.last
 
