@@ -35,7 +35,10 @@ starts by measuring a few plain steps, then probes DFlash at the largest size
 re-probes DFlash with one cycle (the context grows, so the answer can
 change). A stretch is just long enough that a losing probe costs at most
 PROBE_BUDGET of the time: DFlash far behind is probed rarely, DFlash near
-break-even often (cheap there, and it needs the evidence).
+break-even often (cheap there, and it needs the evidence); while the session
+has seen fewer than FULL_EVIDENCE_CYCLES DFlash cycles the stretches are
+shorter in proportion, so a verdict drawn from an unlucky start (answers often
+open with blocks the draft misses) is re-checked within the same answer.
 Nothing here imports MLX.
 """
 
@@ -59,6 +62,7 @@ ACCEPT_DECAY = 0.99  # per observed cycle; about the last 100 cycles count
 FIRST_PRIOR = (0.5, 1.0)  # position 1: rate 0.5 worth one cycle, so one rejected probe already counts
 SMOOTHING = 8.0  # pseudo-cycles pulling a later position's rate toward the previous position's
 FEW_COST_SAMPLES = 3  # below this many cycles a size's own cost is re-checked hopefully
+FULL_EVIDENCE_CYCLES = 16  # DFlash cycles after which plain stretches reach their full length
 MIN_EVIDENCE_CYCLES = 4  # DFlash cycles a session runs before acceptance alone may rule DFlash out
 
 
@@ -212,7 +216,9 @@ class BlockPolicy:
                 return Choice(stale, f"auto: re-measuring b{stale} (best b{best}, est {best_tps / plain_tps:.2f}x "
                                      "plain)")
             return Choice(best, f"auto: b{best}, est {best_tps / plain_tps:.2f}x plain (tau {tau:.2f})")
-        run = min(max(self._affordable_run(best), FIRST_PLAIN_RUN), LONGEST_PLAIN_RUN)
+        # Thin evidence (few DFlash cycles this session) buys shorter stretches: an unlucky start is re-checked soon.
+        evidence = min(1.0, self._dflash_cycles / FULL_EVIDENCE_CYCLES)
+        run = min(max(int(self._affordable_run(best) * evidence), FIRST_PLAIN_RUN), LONGEST_PLAIN_RUN)
         self._plain_left = self._last_run = run
         return Choice(1, f"auto: plain, best DFlash b{best} est {best_tps / plain_tps:.2f}x plain "
                          f"(tau {tau:.2f}); re-probe after {run} tokens", run)
