@@ -12,26 +12,7 @@ from __future__ import annotations
 import random
 
 from dflash_tui.engine.policy import MIN_EVIDENCE_CYCLES, BlockPolicy
-
-
-def run(policy: BlockPolicy, step_cost: float, cycle_cost, rates, tokens: int, seed: int = 0) -> float:
-    """Tokens per second; rates(i) is the per-position acceptance of the i-th DFlash cycle."""
-    rng = random.Random(seed)
-    done, elapsed, cycles = 0, 0.0, 0
-    while done < tokens:
-        choice = policy.choose()
-        if choice.block_size == 1:
-            n = min(choice.plain_steps, tokens - done)
-            policy.observe_plain(n, [step_cost] * (n - 1))
-            done, elapsed = done + n, elapsed + n * step_cost
-            continue
-        b, a = choice.block_size, 0
-        while a < b - 1 and rng.random() < rates(cycles):
-            a += 1
-        cycles += 1
-        policy.observe_cycle(b, a, cycle_cost(b))
-        done, elapsed = done + a + 1, elapsed + cycle_cost(b)
-    return done / elapsed
+from policy_sim import simulate
 
 
 def cpu_cycle(b: int) -> float:
@@ -41,19 +22,19 @@ def cpu_cycle(b: int) -> float:
 def test_a_rejected_first_probe_does_not_send_a_good_draft_to_plain_decoding():
     good_after_first = lambda i: 0.0 if i == 0 else 0.92  # noqa: E731
     best_fixed = sum(0.92 ** k for k in range(16)) / cpu_cycle(16)
-    got = run(BlockPolicy(16), 1.0, cpu_cycle, good_after_first, tokens=400)
+    got = simulate(BlockPolicy(16), 1.0, cpu_cycle, good_after_first, tokens=400)
     assert got >= 0.85 * best_fixed, f"{got:.3f} tok/s vs b16 {best_fixed:.3f}"  # 400 tokens incl. the cold start
 
 
 def test_a_draft_that_cannot_win_even_when_always_right_is_not_kept_for_evidence():
     slow = lambda b: 2.0 * b  # noqa: E731  (b tokens at best, for the time of 2b plain steps)
     policy = BlockPolicy(16)
-    run(policy, 1.0, slow, lambda i: 0.0, tokens=200)
+    simulate(policy, 1.0, slow, 0.0, tokens=200)
     assert policy._dflash_cycles < MIN_EVIDENCE_CYCLES
 
 
 def test_a_useless_draft_costs_little_for_its_evidence_cycles():
-    got = run(BlockPolicy(16), 1.0, cpu_cycle, lambda i: 0.0, tokens=1000)
+    got = simulate(BlockPolicy(16), 1.0, cpu_cycle, 0.0, tokens=1000)
     assert got >= 0.97, f"{got:.3f} tok/s vs plain 1.0"
 
 
