@@ -293,13 +293,14 @@ def _launch_recurrence(q, k, v, A_log, a, dt_bias, b, state, init_value=None):
     )
 
 
-def _launch_replay(tape, n: int, init_value=None):
+def _launch_replay(tape, n: int, init_value=None, n_array=None):
     B, Hv, Dv, Dk = tape.state_before.shape
     R, C = tape.conv_before.shape[1:]
     total = max(B * Hv * Dv * Dk, B * R * C)
+    qkv = tape.qkv if tape.qkv.dtype == tape.conv_before.dtype else tape.qkv.astype(tape.conv_before.dtype)
     return _kernel("dflash_gdn_replay")(
-        inputs=[tape.conv_before, tape.qkv.astype(tape.conv_before.dtype), tape.state_before,
-                tape.log_g_cum, tape.keys, tape.deltas, mx.array(n, dtype=mx.int32)],
+        inputs=[tape.conv_before, qkv, tape.state_before, tape.log_g_cum, tape.keys, tape.deltas,
+                mx.array(n, dtype=mx.int32) if n_array is None else n_array],
         template=[("CT", tape.conv_before.dtype), ("Dk", Dk), ("Dv", Dv), ("Hv", Hv)],
         grid=(-(-total // REPLAY_THREADS) * REPLAY_THREADS, 1, 1),
         threadgroup=(REPLAY_THREADS, 1, 1),
@@ -423,9 +424,10 @@ def fused_recurrence_with_tape(q, k, v, A_log, a, dt_bias, b, state):
     return tuple(_launch_recurrence(q, k, v, A_log, a, dt_bias, b, state))
 
 
-def fused_replay(tape, n: int):
+def fused_replay(tape, n: int, n_array=None):
     """(conv state, recurrent state) after keeping the first n verified steps: rollback.replay_state's
-    closed form and the conv rows in one launch; None when the fused path is off or unverified."""
+    closed form and the conv rows in one launch; None when the fused path is off or unverified.
+    n_array: n as an int32 device scalar, shared by every layer of one rollback (one upload, not one per layer)."""
     if not enabled():
         return None
     B, Hv, Dv, Dk = tape.state_before.shape
@@ -436,5 +438,5 @@ def fused_replay(tape, n: int):
     key = ("replay", *dtypes, Hkeys, Hv, Dv, Dk)
     if not _verified(key, "dflash_gdn_replay", lambda: _probe_replay(tape, Hv, Dv, Dk)):
         return None
-    conv, state = _launch_replay(tape, n)
+    conv, state = _launch_replay(tape, n, n_array=n_array)
     return conv, state

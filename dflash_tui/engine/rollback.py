@@ -125,9 +125,10 @@ def replay_state(tape: GDNTape, n: int) -> mx.array:
     return mx.exp(L_n)[:, :, None, None] * tape.state_before + update
 
 
-def rollback_gdn(cache, tape: GDNTape, n: int) -> None:
-    """Set an ArraysCache to the state after keeping n of the verified steps."""
-    fused = fused_replay(tape, n)  # the same replay in one launch, CUDA only
+def rollback_gdn(cache, tape: GDNTape, n: int, n_array=None) -> None:
+    """Set an ArraysCache to the state after keeping n of the verified steps (n_array: n on the device,
+    shared by the layers of one rollback)."""
+    fused = fused_replay(tape, n, n_array)  # the same replay in one launch, CUDA only
     if fused is not None:
         cache[0], cache[1] = fused
         return

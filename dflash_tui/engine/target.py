@@ -135,9 +135,10 @@ class TargetAdapter:
         drop = record.length - keep
         if drop <= 0:
             return
+        keep_array = mx.array(keep, dtype=mx.int32) if record.tapes and gdn_cuda.enabled() else None
         for i, c in enumerate(cache):
             if i in record.tapes:
-                rollback_gdn(c, record.tapes[i], keep)
+                rollback_gdn(c, record.tapes[i], keep, keep_array)
             else:
                 c.trim(drop)
 
