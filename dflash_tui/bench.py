@@ -68,11 +68,13 @@ def _median_result(runs: list[GenerationSummary]) -> ModeResult:
 
 
 def run_once(engine, ids: list[int], mode: str, max_tokens: int, block_size: int | None,
-             temperature: float = 0.0, seed: int | None = None) -> GenerationSummary:
+             temperature: float = 0.0, seed: int | None = None, rule: str | None = None) -> GenerationSummary:
+    from .engine.sampling import SamplingParams
+
     engine.reset()
     summary = None
-    for event in engine.generate(ids, max_tokens=max_tokens, mode=mode, block_size=block_size,
-                                 temperature=temperature, seed=seed):
+    sampling = SamplingParams(temperature=temperature, seed=seed, rule=rule)
+    for event in engine.generate(ids, max_tokens=max_tokens, mode=mode, block_size=block_size, sampling=sampling):
         summary = event
     if summary.stop_reason == "error":
         raise RuntimeError(summary.error)
@@ -81,7 +83,7 @@ def run_once(engine, ids: list[int], mode: str, max_tokens: int, block_size: int
 
 def run_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int = 128,
               block_size: int | None = None, progress=print, temperature: float = 0.0,
-              seed: int | None = None) -> list[PromptResult]:
+              seed: int | None = None, rule: str | None = None) -> list[PromptResult]:
     results = []
     for prompt in prompts:
         ids = engine.encode_chat([{"role": "user", "content": prompt}])
@@ -90,7 +92,8 @@ def run_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int = 128,
         for i in range(runs):  # interleave the modes so drift hits both alike
             for mode in per_mode:
                 run_seed = None if seed is None else seed + i
-                per_mode[mode].append(run_once(engine, ids, mode, max_tokens, block_size, temperature, run_seed))
+                per_mode[mode].append(run_once(engine, ids, mode, max_tokens, block_size, temperature, run_seed,
+                                               rule))
         results.append(PromptResult(prompt, _median_result(per_mode[MODE_PLAIN]),
                                     _median_result(per_mode[MODE_DFLASH])))
         progress(f"  {prompt[:50]!r}: {results[-1].speedup:.2f}x")
@@ -166,7 +169,7 @@ def policy_block_sizes(engine) -> list[int]:
 
 def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int = 128,
                      block_sizes: list[int] | None = None, progress=print, temperature: float = 0.0,
-                     seed: int | None = None, stat: str = "median") -> list[PolicyResult]:
+                     seed: int | None = None, stat: str = "median", rule: str | None = None) -> list[PolicyResult]:
     """Plain, auto and each fixed block size on the same prompts, interleaved run by run.
 
     The engine's drafting policy is per session, so it carries what it learnt from one run (and prompt)
@@ -185,7 +188,7 @@ def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int 
             # Rotate the order each round: a run can be slowed by the one before it (caches, allocator).
             for label, mode, b in variants[i % len(variants):] + variants[:i % len(variants)]:
                 run_seed = None if seed is None else seed + i
-                per[label].append(run_once(engine, ids, mode, max_tokens, b, temperature, run_seed))
+                per[label].append(run_once(engine, ids, mode, max_tokens, b, temperature, run_seed, rule))
         autos = sorted(per["auto"], key=lambda r: r.generation_tps)
         result = PolicyResult(prompt, _median_result(per["plain"]), _median_result(per["auto"]),
                               {b: _median_result(per[f"b{b}"]) for b in block_sizes},

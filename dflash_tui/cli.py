@@ -113,11 +113,12 @@ def cmd_bench(args) -> int:
         return _bench_policy(args, engine, prompts)
     results = run_bench(engine, prompts, runs=args.runs, max_tokens=args.max_tokens,
                         block_size=args.block_size, progress=lambda m: print(m, file=sys.stderr),
-                        temperature=args.temperature, seed=args.seed)
+                        temperature=args.temperature, seed=args.seed, rule=args.rule)
     print(format_table(results))
     return _emit_json(args, to_json(results, {
         "target": engine.target_name, "draft": engine.draft_name, "runs": args.runs, "max_tokens": args.max_tokens,
-        "block_size": args.block_size or engine.block_size, "temperature": args.temperature, "seed": args.seed}))
+        "block_size": args.block_size or engine.block_size, "temperature": args.temperature, "seed": args.seed,
+        "rule": args.rule}))
 
 
 def _emit_json(args, payload: str) -> int:
@@ -136,11 +137,11 @@ def _bench_policy(args, engine, prompts: list[str]) -> int:
     sizes = [int(b) for b in args.block_sizes.split(",")] if args.block_sizes else None
     results = run_policy_bench(engine, prompts, runs=args.runs, max_tokens=args.max_tokens, block_sizes=sizes,
                                progress=lambda m: print(m, file=sys.stderr), temperature=args.temperature,
-                               seed=args.seed, stat=args.stat)
+                               seed=args.seed, stat=args.stat, rule=args.rule)
     print(format_policy_table(results))
     return _emit_json(args, policy_to_json(results, {
         "target": engine.target_name, "draft": engine.draft_name, "runs": args.runs, "max_tokens": args.max_tokens,
-        "temperature": args.temperature, "seed": args.seed}))
+        "temperature": args.temperature, "seed": args.seed, "rule": args.rule}))
 
 
 def _sampling_args(p: argparse.ArgumentParser) -> None:
@@ -148,6 +149,11 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int,
                    help="makes sampling reproducible: the same seed and settings give the same text in every "
                         "mode and block size (the coupled acceptance rule, the default with a seed)")
+    p.add_argument("--rule", choices=["coupled", "rejection", "matching"],
+                   help="DFlash acceptance under sampling, all lossless (default: coupled with --seed, else "
+                        "rejection). coupled: position-keyed Gumbel noise, the same text in every mode for a "
+                        "seed; rejection: speculative rejection sampling, most accepted drafts, reproducible only "
+                        "for a fixed block size sequence; matching: draw and compare, for comparison")
 
 
 def cmd_app(args) -> int:
@@ -185,11 +191,6 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--top-k", type=int, default=0)
     gen.add_argument("--min-p", type=float, default=0.0)
     gen.add_argument("--repetition-penalty", type=float, default=1.0)
-    gen.add_argument("--rule", choices=["coupled", "rejection", "matching"],
-                     help="DFlash acceptance under sampling, all lossless (default: coupled with --seed, else "
-                          "rejection). coupled: position-keyed Gumbel noise, the same text in every mode for a "
-                          "seed; rejection: speculative rejection sampling, most accepted drafts, reproducible only "
-                          "for a fixed block size sequence; matching: draw and compare, for comparison")
     gen.set_defaults(func=cmd_generate)
 
     bench = sub.add_parser("bench", help="plain decoding vs DFlash, table + JSON")
