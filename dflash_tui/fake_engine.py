@@ -54,13 +54,16 @@ class FakeEngine:
         pass
 
     def generate(self, ids, max_tokens=256, mode=MODE_DFLASH, block_size=None, temperature=0.0,
-                 cancel: threading.Event | None = None):
+                 cancel: threading.Event | None = None, top_p=1.0, top_k=0, min_p=0.0, repetition_penalty=1.0,
+                 seed=None):
         cancel = cancel or threading.Event()
         block = block_size or self.block_size
         requested, reason = mode, ("auto: fake policy keeps DFlash" if mode == MODE_AUTO else "")
         mode = MODE_DFLASH if mode == MODE_AUTO else mode
         self.requests.append({"mode": requested, "max_tokens": max_tokens, "block_size": block,
-                              "temperature": temperature, "messages": self.last_messages})
+                              "temperature": temperature, "messages": self.last_messages,
+                              "sampling": {"top_p": top_p, "top_k": top_k, "min_p": min_p,
+                                           "repetition_penalty": repetition_penalty, "seed": seed}})
         yield PrefillDone(prompt_tokens=len(ids), prefilled_tokens=len(ids), prefill_s=0.01)
         pieces = self.reply.split(" ")
         pieces = [p + " " for p in pieces[:-1]] + pieces[-1:]

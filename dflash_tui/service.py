@@ -199,8 +199,8 @@ class DecoderService:
         try:
             ids = engine.encode_chat(messages)
             for event in engine.generate(ids, max_tokens=settings.max_tokens, mode=mode,
-                                         block_size=settings.block_size or None,
-                                         temperature=settings.temperature, cancel=cancel):
+                                         block_size=settings.block_size or None, cancel=cancel,
+                                         **settings.sampling_kwargs()):
                 self._results.put(RequestEvent(request_id, event))
         except Exception as error:  # a failed reply is reported; the service keeps serving
             self._results.put(RequestFailed(request_id, f"Generation failed: {type(error).__name__}: {error}"))

@@ -30,6 +30,16 @@ class GenerationSettings:
     dflash: bool = True
     auto_block: bool = True  # the drafting policy picks the block size per cycle, plain decoding included
     system_prompt: str = ""
+    top_p: float = 1.0  # 1 = off
+    top_k: int = 0  # 0 = off
+    min_p: float = 0.0  # 0 = off
+    repetition_penalty: float = 1.0  # 1 = off
+    seed: int = -1  # -1 = a fresh random seed per reply; >= 0: the same text for the same prompt, in every mode
+
+    def sampling_kwargs(self) -> dict:
+        """The engine's sampling arguments (Engine.generate keywords)."""
+        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "min_p": self.min_p,
+                "repetition_penalty": self.repetition_penalty, "seed": None if self.seed < 0 else self.seed}
 
 
 @dataclass

@@ -58,6 +58,16 @@ class TextPromptScreen(ModalScreen[str | None]):
         self.dismiss(value)
 
 
+# (label, GenerationSettings field, Input type): the sampling rows of the settings dialog
+SAMPLING_FIELDS = (
+    ("Top-p (1 = off)", "top_p", "number"),
+    ("Top-k (0 = off)", "top_k", "integer"),
+    ("Min-p (0 = off)", "min_p", "number"),
+    ("Repetition penalty (1 = off)", "repetition_penalty", "number"),
+    ("Seed (-1 = random)", "seed", "integer"),
+)
+
+
 class GenerationSettingsScreen(ModalScreen[GenerationSettings | None]):
     """System prompt and sampling for one conversation; Ctrl+S saves."""
 
@@ -85,6 +95,9 @@ class GenerationSettingsScreen(ModalScreen[GenerationSettings | None]):
                 yield Switch(s.dflash, id="dflash")
                 yield Label("Auto block size")
                 yield Switch(s.auto_block, id="auto_block")
+                for label, field, kind in SAMPLING_FIELDS:
+                    yield Label(label)
+                    yield Input(str(getattr(s, field)), id=field, type=kind, compact=True)
             yield Static("", id="problem", classes="error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (Ctrl+S)", variant="primary", id="save", compact=True)
@@ -123,4 +136,9 @@ class GenerationSettingsScreen(ModalScreen[GenerationSettings | None]):
             block_size=number("block_size", int, 0, 64),
             dflash=self.query_one("#dflash", Switch).value,
             auto_block=self.query_one("#auto_block", Switch).value,
+            top_p=number("top_p", float, 0.0, 1.0),
+            top_k=number("top_k", int, 0, 1_000_000),
+            min_p=number("min_p", float, 0.0, 1.0),
+            repetition_penalty=number("repetition_penalty", float, 0.01, 10.0),
+            seed=number("seed", int, -1, 2**31 - 1),
         )

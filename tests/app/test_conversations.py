@@ -111,6 +111,8 @@ async def test_chat_settings_are_kept_per_conversation_and_reach_the_engine():
         screen.query_one("#system_prompt").load_text("You are terse.")
         screen.query_one("#max_tokens").value = "7"
         screen.query_one("#temperature").value = "0.5"
+        screen.query_one("#top_p").value = "0.9"
+        screen.query_one("#seed").value = "42"
         screen.query_one("#dflash").value = False
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -118,6 +120,8 @@ async def test_chat_settings_are_kept_per_conversation_and_reach_the_engine():
         await send(pilot, "again")
         request = engines[0].requests[-1]
         assert (request["mode"], request["max_tokens"], request["temperature"]) == ("plain", 7, 0.5)
+        assert (request["sampling"]["top_p"], request["sampling"]["seed"]) == (0.9, 42)
+        assert "seed 42" in str(app.chat.query_one("#status-line").render())
         assert request["messages"][0] == {"role": "system", "content": "You are terse."}
         await pilot.press("ctrl+n")
         await send(pilot, "fresh")
@@ -136,6 +140,11 @@ async def test_an_invalid_chat_setting_is_explained_and_nothing_is_saved():
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "max tokens must be between 1 and" in str(app.screen.query_one("#problem").render())
+        app.screen.query_one("#max_tokens").value = "64"
+        app.screen.query_one("#top_p").value = "1.5"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "top p must be between 0.0 and 1.0" in str(app.screen.query_one("#problem").render())
         await pilot.press("escape")
         assert app.store.list_conversations()[0].generation.max_tokens == 512
 

@@ -68,6 +68,8 @@ def test_generation_settings_reach_the_engine():
     service.generate(1, [{"role": "user", "content": "hi"}], settings)
     [update] = [e for e in coalesce(wait_for(service, finished(1))) if isinstance(e, RequestUpdate)]
     assert engines[0].requests == [{"mode": "plain", "max_tokens": 5, "block_size": 8, "temperature": 0.3,
-                                    "messages": [{"role": "user", "content": "hi"}]}]
+                                    "messages": [{"role": "user", "content": "hi"}],
+                                    "sampling": {"top_p": 1.0, "top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0,
+                                                 "seed": None}}]
     assert update.summary.generated_tokens == 5 and update.summary.stop_reason == "length"
     service.shutdown()

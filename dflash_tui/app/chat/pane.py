@@ -335,5 +335,8 @@ class ChatPane(Horizontal):
                 mode += " auto" + (f" ≤b{generation.block_size}" if generation.block_size else "")
             elif mode == "DFlash":
                 mode += f" b{generation.block_size or model.block_size or '?'}"
-            parts += [mode, f"T {generation.temperature:g}", f"max {generation.max_tokens}"]
+            sampling = f"T {generation.temperature:g}"
+            if generation.temperature > 0 and generation.seed >= 0:
+                sampling += f" seed {generation.seed}"  # reproducible: the same text in every mode
+            parts += [mode, sampling, f"max {generation.max_tokens}"]
         self.query_one("#status-line", Static).update(" · ".join(parts))
