@@ -63,7 +63,7 @@ SAMPLING_FIELDS = (
     ("Top-p (1 = off)", "top_p", "number"),
     ("Top-k (0 = off)", "top_k", "integer"),
     ("Min-p (0 = off)", "min_p", "number"),
-    ("Repetition penalty (1 = off)", "repetition_penalty", "number"),
+    ("Rep. penalty (1 = off)", "repetition_penalty", "number"),
     ("Seed (-1 = random)", "seed", "integer"),
 )
 
@@ -79,7 +79,7 @@ class GenerationSettingsScreen(ModalScreen[GenerationSettings | None]):
 
     def compose(self) -> ComposeResult:
         s = self.settings
-        # compact widgets: the whole dialog fits an 80x24 terminal
+        # compact widgets; on a terminal under ~30 rows the dialog scrolls (Ctrl+S saves from anywhere)
         with VerticalScroll(classes="dialog wide"):
             yield Label(f"Settings for “{self.title_text}”", markup=False)
             yield Label("System prompt")
@@ -95,6 +95,7 @@ class GenerationSettingsScreen(ModalScreen[GenerationSettings | None]):
                 yield Switch(s.dflash, id="dflash")
                 yield Label("Auto block size")
                 yield Switch(s.auto_block, id="auto_block")
+            with Grid(classes="settings-grid sampling-grid"):  # two per row, to keep the dialog short
                 for label, field, kind in SAMPLING_FIELDS:
                     yield Label(label)
                     yield Input(str(getattr(s, field)), id=field, type=kind, compact=True)
