@@ -57,6 +57,9 @@ def main() -> int:
     parser.add_argument("--reuse-target", type=Path)
     parser.add_argument("--warm-start", action="store_true")
     parser.add_argument("--target-stop-loss", type=float)
+    parser.add_argument("--target-steps", type=int, default=100000,
+                        help="at most this many target steps (80 rebuilds the degenerate benchmark pair of "
+                             "docs/DEMO.md, whose draft wins)")
     parser.add_argument("--answer-training-prompts", type=int, default=0,
                         help="answer this many corpus questions too (a fixed sample; 0 = none)")
     args = parser.parse_args()
@@ -66,7 +69,7 @@ def main() -> int:
     t0 = time.perf_counter()
 
     if args.reuse_target is None:
-        settings = loop.LoopSettings(steps=100000, lr=2e-3, warmup=300, log_every=200,
+        settings = loop.LoopSettings(steps=args.target_steps, lr=2e-3, warmup=300, log_every=200,
                                      time_budget_s=args.target_seconds, stop_below_loss=args.target_stop_loss)
         train_demo_target(corpus / "train.jsonl.gz", work / "target", settings, batch_size=64,
                           tokenizer_dir=Path(".work/tok4k"))
