@@ -231,10 +231,10 @@ class EngineTimer:
         mx.argmax(logits[0], axis=-1).tolist()
         return feats, record
 
-    def _rollback(self, record, keep: int, sync: bool = True):
+    def _rollback(self, record, keep: int):
         mx = import_mlx()
         self.pair.target.rollback(self.state.cache, record, keep)
-        if sync and keep < self.block:
+        if keep < self.block:
             mx.eval(_gdn_cache_arrays(self.state.cache))
         self.pos += keep
 

@@ -17,6 +17,8 @@ here returns its input unchanged, so Metal and CPU keep their paths.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..mlx_setup import import_mlx
 
 mx = import_mlx()
@@ -53,11 +55,13 @@ def applies(keys: mx.array, values: mx.array, queries: int) -> bool:
             and keys.shape[-1] <= CUDNN_MAX_HEAD_DIM and values.shape[-1] <= CUDNN_MAX_HEAD_DIM)
 
 
+@lru_cache(maxsize=16)
 def visible_mask(first_query_pos: int, queries: int, keys: int, valid: int, causal: bool, dtype) -> mx.array:
     """Additive mask [1, 1, queries, keys]: 0 where a query may look, -inf elsewhere.
 
     Query i sits at absolute position first_query_pos + i; key j is visible when
-    j < valid and, if causal, j <= first_query_pos + i.
+    j < valid and, if causal, j <= first_query_pos + i. Cached: every layer of
+    one pass asks for the same mask, which is then built once.
     """
     j = mx.arange(keys)[None, :]
     ok = j < valid
