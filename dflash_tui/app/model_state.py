@@ -7,7 +7,7 @@ from pathlib import Path
 
 NONE, LOADING, READY, FAILED = "none", "loading", "ready", "failed"
 HOW_TO_GET_ONE = ("Press F2 to choose a model, or start with `dflash-tui --target PATH_OR_REPO` "
-                  "(`dflash-tui pull REPO` downloads one).")
+                  "(`dflash-tui models pull REPO` downloads one).")
 
 
 def short_name(name: str) -> str:
@@ -27,7 +27,19 @@ class ModelState:
     def ready(self) -> bool:
         return self.status == READY
 
+    @property
+    def is_demo(self) -> bool:
+        """The tiny pair shipped in the package, which the app starts on when no model is configured."""
+        from ..demo import demo_target_path
+
+        try:
+            return Path(self.target).resolve() == demo_target_path()
+        except (OSError, ValueError):
+            return False
+
     def describe(self) -> str:
+        if self.status == READY and self.is_demo:
+            return "embedded demo pair (F2 for real models)"
         if self.status == READY:
             target = short_name(self.target)
             return f"{target} + {short_name(self.draft)}" if self.draft else f"{target} (no draft)"

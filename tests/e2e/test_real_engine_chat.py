@@ -64,6 +64,7 @@ async def test_with_no_model_chosen_the_embedded_demo_pair_loads_and_answers():
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_until(pilot, lambda: app.model.ready, 120)
             assert (app.model.target.endswith("demo/target") and app.model.draft.endswith("demo/draft"))
+            assert "embedded demo pair" in str(app.chat.query_one("#status-line").render())  # says so on screen
             app.chat.prompt.insert("How do I list files in a directory?")
             await pilot.press("enter")
             await wait_until(pilot, lambda: not app.chat.generating, 120)
