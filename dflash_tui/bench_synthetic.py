@@ -231,10 +231,10 @@ class EngineTimer:
         mx.argmax(logits[0], axis=-1).tolist()
         return feats, record
 
-    def _rollback(self, record, keep: int):
+    def _rollback(self, record, keep: int, queued: bool = False):
         mx = import_mlx()
         self.pair.target.rollback(self.state.cache, record, keep)
-        if keep < self.block:
+        if keep < self.block and not queued:
             mx.eval(_gdn_cache_arrays(self.state.cache))
         self.pos += keep
 
@@ -253,9 +253,10 @@ class EngineTimer:
 
         return self.clock.median_ms(lambda: self._rollback(self._record, self.keep), before=prepare)
 
-    def cycle_ms(self) -> float:
+    def cycle_ms(self, queued_rollback: bool = False) -> float:
         """The engine's greedy cycle (decode.fused_greedy_forward): draft and verify in one graph with one
-        host sync, the rollback evaluated, the context append queued (async_eval) while the host goes on."""
+        host sync, the rollback evaluated, the context append queued (async_eval) while the host goes on.
+        queued_rollback: the rollback queued with the context append instead (the alternative measured)."""
         mx = import_mlx()
         from .engine.decode import draft_logits, fused_greedy_forward
 
@@ -266,9 +267,10 @@ class EngineTimer:
             start = self.pos
             _, _, feats, record = fused_greedy_forward(target, run_draft, self.state, self.staged, start,
                                                        self.block, self.pair.taps)
-            self._rollback(record, self.keep)
+            self._rollback(record, self.keep, queued_rollback)
             self.state.context.append(draft.context_kv(draft.fuse(feats[:, :self.keep]), start))
-            mx.async_eval(self.state.context.arrays())
+            mx.async_eval(self.state.context.arrays() + (_gdn_cache_arrays(self.state.cache) if queued_rollback
+                                                         else []))
 
         return self.clock.median_ms(cycle)
 
@@ -398,6 +400,14 @@ def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep
     r["cycle_ms"] = timer.cycle_ms()  # the engine's greedy cycle
     r["cycle_timed_ms"] = timer.cycle_timed_ms()  # every 8th cycle: a host sync after each phase
     r["cycle_without_rollback_ms"] = timer.cycle_without_rollback_ms()
+    if pair.target.hybrid and gdn_cuda.enabled():  # the rollback's alternatives, side by side
+        r["cycle_queued_rollback_ms"] = timer.cycle_ms(queued_rollback=True)
+        gdn_cuda.set_layers_enabled(False)  # one replay launch per layer, as before the all-layers kernel
+        try:
+            r["rollback_layerwise_ms"] = timer.rollback_ms()
+            r["cycle_layerwise_rollback_ms"] = timer.cycle_ms()
+        finally:
+            gdn_cuda.set_layers_enabled(True)
     if stable_shapes.enabled():  # the same with exact key lengths (a new cuDNN graph per cycle)
         stable_shapes.set_enabled(False)
         try:
@@ -430,6 +440,10 @@ def _derive(r: dict) -> None:
     r["rollback_share"] = r["rollback_ms"] / r["cycle_ms"]
     if "cycle_without_rollback_ms" in r:  # what the rollback adds to the engine's cycle
         r["rollback_in_cycle_share"] = max(0.0, 1 - r["cycle_without_rollback_ms"] / r["cycle_ms"])
+        for name in ("queued", "layerwise"):
+            if f"cycle_{name}_rollback_ms" in r:
+                r[f"rollback_in_cycle_share_{name}"] = max(0.0, 1 - r["cycle_without_rollback_ms"]
+                                                          / r[f"cycle_{name}_rollback_ms"])
     r["speedup"] = {f"{tau:g}": tau * d / r["cycle_ms"] for tau in TAUS}
     for name in ("timed", "exact"):
         if f"cycle_{name}_ms" in r:
@@ -484,6 +498,17 @@ def format_table(results: dict) -> str:
                 + f" {r.get('speedup_timed', {}).get('6.5', float('nan')):>6.2f}"
                 + f" {r.get('speedup_exact', {}).get('6.5', float('nan')):>6.2f}"
                 + f" {r['prefill_tps']:>9.0f} {op_v:>8} {op_x:>8} {op_p:>7}")
+    for kind, res in results.items():  # the rollback's alternatives, measured side by side
+        for r in res["contexts"]:
+            if "cycle_queued_rollback_ms" in r:
+                lines.append(
+                    f"rollback, {res['name'][:28]} at {r['context']}: synced {r['rollback_ms']:.2f} ms all layers in "
+                    f"one launch vs {r['rollback_layerwise_ms']:.2f} ms a launch per layer; cycle "
+                    f"{r['cycle_ms']:.2f} ms (rollback evaluated), {r['cycle_queued_rollback_ms']:.2f} (queued), "
+                    f"{r['cycle_layerwise_rollback_ms']:.2f} (a launch per layer), "
+                    f"{r['cycle_without_rollback_ms']:.2f} (nothing rolled back): the rollback adds "
+                    f"{r['rollback_in_cycle_share']:.1%} / {r['rollback_in_cycle_share_queued']:.1%} / "
+                    f"{r['rollback_in_cycle_share_layerwise']:.1%}")
     return "\n".join(lines)
 
 

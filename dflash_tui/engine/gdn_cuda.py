@@ -20,6 +20,7 @@ a small random probe; one that fails to compile or disagrees is switched off
 from __future__ import annotations
 
 import os
+import re
 
 from ..mlx_setup import import_mlx
 
@@ -197,8 +198,26 @@ RECURRENCE_INPUTS = ["q", "k", "v", "A_log", "gate_a", "dt_bias", "gate_b", "sta
 RECURRENCE_OUTPUTS = ["y", "state_out", "log_g_cum", "keys", "deltas"]
 REPLAY_INPUTS = ["conv_before", "qkv", "state_before", "log_g_cum", "keys", "deltas", "keep"]
 REPLAY_OUTPUTS = ["conv", "state"]
+_REPLAY_NAME = re.compile(r"\b(" + "|".join(REPLAY_INPUTS[:-1] + REPLAY_OUTPUTS) + r")(_shape)?\b")
 
+
+def replay_layers_source(layers: int) -> tuple[str, list[str], list[str]]:
+    """(body, inputs, outputs) of the replay for `layers` GatedDeltaNet layers in one launch: the
+    one-layer body once per layer with its names suffixed _<layer>, picked by blockIdx.y. A rollback
+    then costs one launch however deep the model is (a 9B hybrid has 24 such layers). Every layer reads
+    layer 0's shapes (the tapes of one model share a layout), which keeps the kernel's parameters small."""
+    cases = []
+    for layer in range(layers):
+        body = _REPLAY_NAME.sub(lambda m, i=layer: f"{m.group(1)}_{0 if m.group(2) else i}{m.group(2) or ''}",
+                                _REPLAY_SOURCE)
+        cases.append(f"  if (blockIdx.y == {layer}) {{{body}  }}")
+    inputs = [f"{name}_{i}" for i in range(layers) for name in REPLAY_INPUTS[:-1]] + ["keep"]
+    outputs = [f"{name}_{i}" for i in range(layers) for name in REPLAY_OUTPUTS]
+    return "\n".join(cases), inputs, outputs
+
+REPLAY_LAYERS_PREFIX = "dflash_gdn_replay_layers_"
 _enabled = os.environ.get("DFLASH_TUI_GDN_KERNEL", "1") != "0"
+_layers_enabled = True
 _kernels: dict[str, object] = {}
 _checked: dict[tuple, str | None] = {}  # instantiation key -> None (verified) or why it is off
 _build_error: str | None = None
@@ -224,6 +243,12 @@ def set_enabled(flag: bool) -> None:
     """Turn the fused path on or off (the bench compares it with the op loop in one process)."""
     global _enabled
     _enabled = flag
+
+
+def set_layers_enabled(flag: bool) -> None:
+    """Turn the all-layers replay on or off (off: one launch per layer; the bench compares both)."""
+    global _layers_enabled
+    _layers_enabled = flag
 
 
 def enabled() -> bool:
@@ -261,7 +286,10 @@ def launch_geometry(B: int, Hv: int, Dv: int) -> tuple[tuple[int, int, int], tup
 def _kernel(name: str):
     global _build_error
     if name not in _kernels:
-        source, inputs, outputs = kernel_sources()[name]
+        if name.startswith(REPLAY_LAYERS_PREFIX):
+            source, inputs, outputs = replay_layers_source(int(name[len(REPLAY_LAYERS_PREFIX):]))
+        else:
+            source, inputs, outputs = kernel_sources()[name]
         try:
             _kernels[name] = mx.fast.cuda_kernel(name=name, input_names=inputs, output_names=outputs,
                                                  source=source, ensure_row_contiguous=True)
@@ -297,10 +325,8 @@ def _launch_replay(tape, n: int, init_value=None, n_array=None):
     B, Hv, Dv, Dk = tape.state_before.shape
     R, C = tape.conv_before.shape[1:]
     total = max(B * Hv * Dv * Dk, B * R * C)
-    qkv = tape.qkv if tape.qkv.dtype == tape.conv_before.dtype else tape.qkv.astype(tape.conv_before.dtype)
     return _kernel("dflash_gdn_replay")(
-        inputs=[tape.conv_before, qkv, tape.state_before, tape.log_g_cum, tape.keys, tape.deltas,
-                mx.array(n, dtype=mx.int32) if n_array is None else n_array],
+        inputs=_replay_inputs(tape) + [mx.array(n, dtype=mx.int32) if n_array is None else n_array],
         template=[("CT", tape.conv_before.dtype), ("Dk", Dk), ("Dv", Dv), ("Hv", Hv)],
         grid=(-(-total // REPLAY_THREADS) * REPLAY_THREADS, 1, 1),
         threadgroup=(REPLAY_THREADS, 1, 1),
@@ -308,6 +334,31 @@ def _launch_replay(tape, n: int, init_value=None, n_array=None):
         output_dtypes=[tape.conv_before.dtype, mx.float32],
         init_value=init_value,
     )
+
+
+def _replay_inputs(tape):
+    qkv = tape.qkv if tape.qkv.dtype == tape.conv_before.dtype else tape.qkv.astype(tape.conv_before.dtype)
+    return [tape.conv_before, qkv, tape.state_before, tape.log_g_cum, tape.keys, tape.deltas]
+
+
+def _launch_replay_layers(tapes: list, n: int, init_value=None, n_array=None) -> list:
+    """[(conv, state)] per tape, all from one launch (tapes of one model: equal shapes and dtypes)."""
+    first = tapes[0]
+    B, Hv, Dv, Dk = first.state_before.shape
+    R, C = first.conv_before.shape[1:]
+    total = max(B * Hv * Dv * Dk, B * R * C)
+    inputs = [a for tape in tapes for a in _replay_inputs(tape)]
+    inputs.append(mx.array(n, dtype=mx.int32) if n_array is None else n_array)
+    outs = _kernel(f"{REPLAY_LAYERS_PREFIX}{len(tapes)}")(
+        inputs=inputs,
+        template=[("CT", first.conv_before.dtype), ("Dk", Dk), ("Dv", Dv), ("Hv", Hv)],
+        grid=(-(-total // REPLAY_THREADS) * REPLAY_THREADS, len(tapes), 1),
+        threadgroup=(REPLAY_THREADS, 1, 1),
+        output_shapes=[first.conv_before.shape, first.state_before.shape] * len(tapes),
+        output_dtypes=[first.conv_before.dtype, mx.float32] * len(tapes),
+        init_value=init_value,
+    )
+    return [(outs[2 * i], outs[2 * i + 1]) for i in range(len(tapes))]
 
 
 def _relative_error(got, want) -> float:
@@ -364,30 +415,41 @@ def _probe_recurrence(dtype, param_dtype, bias_dtype, Hk, Hv, Dk, Dv) -> str | N
         return f"{type(e).__name__}: {e}"
 
 
-def _probe_replay(like, Hv: int, Dv: int, Dk: int) -> str | None:
-    """Run the replay on a random tape with the dtypes and key heads of `like` (every input dtype shapes
-    the generated source, so each combination is compiled and checked here first)."""
-    from .rollback import GDNTape, replay_state
+def _probe_tape(like, Hv: int, Dv: int, Dk: int, seed: int):
+    """A small random tape with the dtypes and key heads of `like`."""
+    from .rollback import GDNTape
+
+    T, R, C = 16, 3, 40
+    Hkeys = like.keys.shape[2]
+    keys = mx.random.split(mx.random.key(seed), 6)
+    return GDNTape(
+        conv_before=mx.random.normal((1, R, C), key=keys[0]).astype(like.conv_before.dtype),
+        state_before=mx.random.normal((1, Hv, Dv, Dk), key=keys[1]),
+        qkv=mx.random.normal((1, T, C), key=keys[2]).astype(like.qkv.dtype),
+        log_g_cum=mx.cumsum(-mx.random.uniform(0.01, 1.0, (1, T, Hv), key=keys[3]),
+                            axis=1).astype(like.log_g_cum.dtype),
+        keys=mx.random.normal((1, T, Hkeys, Dk), key=keys[4]).astype(like.keys.dtype),
+        deltas=mx.random.normal((1, T, Hv, Dv), key=keys[5]).astype(like.deltas.dtype),
+    )
+
+
+def _probe_replay(like, Hv: int, Dv: int, Dk: int, layers: int = 0) -> str | None:
+    """Run the replay on random tapes with the dtypes and key heads of `like` (every input dtype shapes
+    the generated source, so each combination is compiled and checked here first); layers > 0 probes
+    the all-layers kernel on that many distinct tapes."""
+    from .rollback import replay_state
 
     try:
-        T, R, C = 16, 3, 40
-        Hkeys = like.keys.shape[2]
-        keys = mx.random.split(mx.random.key(4321), 6)
-        tape = GDNTape(
-            conv_before=mx.random.normal((1, R, C), key=keys[0]).astype(like.conv_before.dtype),
-            state_before=mx.random.normal((1, Hv, Dv, Dk), key=keys[1]),
-            qkv=mx.random.normal((1, T, C), key=keys[2]).astype(like.qkv.dtype),
-            log_g_cum=mx.cumsum(-mx.random.uniform(0.01, 1.0, (1, T, Hv), key=keys[3]),
-                                axis=1).astype(like.log_g_cum.dtype),
-            keys=mx.random.normal((1, T, Hkeys, Dk), key=keys[4]).astype(like.keys.dtype),
-            deltas=mx.random.normal((1, T, Hv, Dv), key=keys[5]).astype(like.deltas.dtype),
-        )
-        rows = mx.concatenate([tape.conv_before, tape.qkv.astype(tape.conv_before.dtype)], axis=1)
+        tapes = [_probe_tape(like, Hv, Dv, Dk, 4321 + i) for i in range(max(1, layers))]
+        T, R = tapes[0].qkv.shape[1], tapes[0].conv_before.shape[1]
         for n in (1, 7, T):
-            got = _launch_replay(tape, n, init_value=float("nan"))
-            err = _compare(REPLAY_OUTPUTS, got, [rows[:, n:n + R], replay_state(tape, n)])
-            if err is not None:
-                return f"keep {n}: {err}"
+            got = _launch_replay_layers(tapes, n, init_value=float("nan")) if layers else \
+                [_launch_replay(tapes[0], n, init_value=float("nan"))]
+            for i, (tape, pair) in enumerate(zip(tapes, got)):
+                rows = mx.concatenate([tape.conv_before, tape.qkv.astype(tape.conv_before.dtype)], axis=1)
+                err = _compare(REPLAY_OUTPUTS, pair, [rows[:, n:n + R], replay_state(tape, n)])
+                if err is not None:
+                    return f"keep {n}, layer {i}: {err}"
         return None
     except Exception as e:
         return f"{type(e).__name__}: {e}"
@@ -440,3 +502,30 @@ def fused_replay(tape, n: int, n_array=None):
         return None
     conv, state = _launch_replay(tape, n, n_array=n_array)
     return conv, state
+
+
+def _layout(tape) -> tuple:
+    return tuple((a.shape, a.dtype) for a in (tape.conv_before, tape.qkv, tape.state_before, tape.log_g_cum,
+                                               tape.keys, tape.deltas))
+
+
+def fused_replay_layers(tapes: list, n: int, n_array=None) -> list | None:
+    """fused_replay for every GatedDeltaNet layer of one rollback in a single launch: [(conv, state)] in
+    the order of `tapes`; None when the fused path is off, the tapes differ in layout, or the probe failed
+    (the caller replays layer by layer). On an H200 each launch, not the arithmetic, is what a rollback costs."""
+    if not enabled() or not _layers_enabled or len(tapes) < 2:
+        return None
+    first = tapes[0]
+    B, Hv, Dv, Dk = first.state_before.shape
+    Hkeys = first.keys.shape[2]
+    if not 1 <= n <= first.qkv.shape[1] or first.state_before.dtype != mx.float32 or Hv % Hkeys:
+        return None
+    layout = _layout(first)
+    if any(_layout(t) != layout for t in tapes[1:]):
+        return None
+    dtypes = tuple(str(a.dtype) for a in (first.conv_before, first.qkv, first.log_g_cum, first.keys, first.deltas))
+    key = ("replay_layers", len(tapes), *dtypes, Hkeys, Hv, Dv, Dk)
+    if not _verified(key, f"{REPLAY_LAYERS_PREFIX}{len(tapes)}",
+                     lambda: _probe_replay(first, Hv, Dv, Dk, layers=len(tapes))):
+        return None
+    return _launch_replay_layers(tapes, n, n_array=n_array)

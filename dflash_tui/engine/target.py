@@ -136,11 +136,16 @@ class TargetAdapter:
         if drop <= 0:
             return
         keep_array = mx.array(keep, dtype=mx.int32) if record.tapes and gdn_cuda.enabled() else None
+        layers = sorted(record.tapes)
+        replayed = gdn_cuda.fused_replay_layers([record.tapes[i] for i in layers], keep, keep_array)
+        if replayed is not None:  # CUDA: every recurrent layer in one launch
+            for i, (conv, state) in zip(layers, replayed):
+                cache[i][0], cache[i][1] = conv, state
         for i, c in enumerate(cache):
-            if i in record.tapes:
-                rollback_gdn(c, record.tapes[i], keep, keep_array)
-            else:
+            if i not in record.tapes:
                 c.trim(drop)
+            elif replayed is None:
+                rollback_gdn(c, record.tapes[i], keep, keep_array)
 
     def cache_offset(self, cache: list) -> int | None:
         """Tokens held by the attention caches (None for a model without attention layers)."""

@@ -5,6 +5,7 @@ shared-memory budget and (where nvcc is installed) the kernels' compilation
 are checked on the CPU too.
 """
 
+import re
 import shutil
 import subprocess
 
@@ -66,13 +67,27 @@ def test_off_cuda_the_engine_keeps_the_op_loop():
         pytest.skip("a CUDA device is present")
     assert gdn_cuda.fused_recurrence_with_tape(*probe_inputs(1, 4, 2, 4, 16, 16, mx.float32)) is None
     assert gdn_cuda.fused_replay(random_tape(1, 4, 4, 16, 16), 2) is None
+    assert gdn_cuda.fused_replay_layers([random_tape(1, 4, 4, 16, 16)] * 2, 2) is None
     assert gdn_cuda.status()["verified"] == []
+
+
+def test_all_layers_replay_source_gives_every_layer_its_own_arrays_and_layer_0_shapes():
+    body, inputs, outputs = gdn_cuda.replay_layers_source(3)
+    assert inputs[-1] == "keep" and len(inputs) == 3 * 6 + 1 and len(outputs) == 3 * 2
+    for i in range(3):
+        assert f"if (blockIdx.y == {i})" in body
+        for name in ("conv_before", "qkv", "state_before", "log_g_cum", "keys", "deltas", "conv", "state"):
+            assert re.search(rf"\b{name}_{i}\b", body), (name, i)
+    for name in ("conv_before", "qkv", "state_before", "log_g_cum", "keys", "deltas", "conv", "state"):
+        assert not re.search(rf"\b{name}\b(?!_)", body), f"{name} left without a layer"
+    assert set(re.findall(r"\w+_shape", body)) <= {f"{n}_0_shape" for n in ("conv_before", "qkv", "state_before", "keys")}
 
 
 def _mlx_style_source(name: str, types: dict[str, str], consts: dict) -> str:
     """The translation unit mx.fast.cuda_kernel generates (signature from names, dtypes and the `_shape`
     names the body uses), with a stub standing in for MLX's JIT header, which provides `Shape`."""
-    body, inputs, outputs = gdn_cuda.kernel_sources()[name]
+    body, inputs, outputs = (gdn_cuda.replay_layers_source(int(name.rsplit("_", 1)[1]))
+                             if name.startswith(gdn_cuda.REPLAY_LAYERS_PREFIX) else gdn_cuda.kernel_sources()[name])
     params = []
     for arg in inputs:
         params.append(f"    const {types.get(arg, 'float')}* {arg}")
@@ -100,6 +115,9 @@ COMPILE_CASES = {
     "replay-bf16": ("dflash_gdn_replay", {"conv_before": BF16, "qkv": BF16, "conv": BF16, "keys": BF16,
                                           "keep": "int32_t"},
                     dict(CT=BF16, Dk=128, Dv=128, Hv=32)),
+    "replay-24-layers-bf16": (f"{gdn_cuda.REPLAY_LAYERS_PREFIX}24",
+                              {f"{n}_{i}": BF16 for i in range(24) for n in ("conv_before", "qkv", "conv", "keys")}
+                              | {"keep": "int32_t"}, dict(CT=BF16, Dk=128, Dv=128, Hv=32)),
 }
 
 
@@ -214,3 +232,18 @@ def test_verify_layer_with_fused_kernels_equals_op_loop_including_rollback():
             gdn_cuda.set_enabled(True)
         assert mx.array_equal(cache_f[0], cache_o[0]).item(), f"keep {n}: conv state"
         assert relative_error(cache_f[1], cache_o[1]) <= 1e-3, f"keep {n}: recurrent state"
+
+
+@requires_cuda
+@pytest.mark.parametrize("layers", [2, 24])
+def test_all_layers_replay_equals_each_layers_closed_form_for_every_length(layers):
+    T, R = 16, 3
+    tapes = [random_tape(1, T, 32, 128, 128, R=R, C=512, seed=100 + i) for i in range(layers)]
+    for n in range(1, T + 1):
+        got = gdn_cuda.fused_replay_layers(tapes, n)
+        assert got is not None, gdn_cuda.status()
+        for i, (tape, (conv, state)) in enumerate(zip(tapes, got)):
+            rows = mx.concatenate([tape.conv_before, tape.qkv], axis=1)
+            assert mx.array_equal(conv, rows[:, n:n + R]).item(), f"keep {n}, layer {i}: conv rows"
+            err = relative_error(state, replay_state(tape, n))
+            assert err <= REPLAY_RTOL, f"keep {n}, layer {i}: relative error {err:.2e}"
