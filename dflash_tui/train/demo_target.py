@@ -46,7 +46,10 @@ def lm_loss(model, ids, mask):
 
 def train_demo_target(corpus: Path, out: Path, settings: loop.LoopSettings, *, batch_size: int = 64,
                       seq_len: int = 320, vocab_size: int = DEMO_VOCAB, shape: dict | None = None,
-                      tokenizer_dir: Path | None = None, seed: int = 0) -> Path:
+                      tokenizer_dir: Path | None = None, seed: int = 0,
+                      snapshots: list[tuple[float, Path]] | None = None) -> Path:
+    """Train and save the target to `out`; `snapshots` [(loss, dir)]: also save a copy (with tokenizer) the
+    first time a logged window's train loss falls below each loss (one run gives a sweep of targets)."""
     from mlx_lm.utils import _get_classes, load_tokenizer
 
     out = Path(out)
@@ -71,7 +74,18 @@ def train_demo_target(corpus: Path, out: Path, settings: loop.LoopSettings, *, b
           f"{sum(v.size for _, v in tree_flatten(model.parameters())) / 1e6:.2f}M parameters", flush=True)
     data = (((mx.array(ids), mx.array(mask)), ids.size)
             for ids, mask in batches(seqs, batch_size, seq_len, pad, random.Random(seed)))
-    loop.run(model, lm_loss, data, settings)
+    pending = sorted(snapshots or [], reverse=True)
+
+    def snapshot(step: int, loss: float) -> None:
+        while pending and loss < pending[0][0]:
+            below, where = pending.pop(0)
+            Path(where).mkdir(parents=True, exist_ok=True)
+            for name in TOKENIZER_FILES:
+                (Path(where) / name).write_bytes((out / name).read_bytes())
+            save_model_bf16(Path(where), model, config)
+            print(f"\nsnapshot at step {step}: train loss {loss:.3f} < {below} -> {where}", flush=True)
+
+    loop.run(model, lm_loss, data, settings, observe=snapshot)
     save_model_bf16(out, model, config)
     return out
 

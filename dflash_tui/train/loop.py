@@ -59,8 +59,12 @@ def progress_line(step: int, total: int, loss: float, tok_s: float, elapsed: flo
 def run(model: nn.Module, loss_fn: Callable, batch_iter: Iterator[tuple], settings: LoopSettings, *,
         optimizer: optim.Optimizer | None = None, start_step: int = 0,
         periodic: Callable[[int, optim.Optimizer], None] | None = None,
-        log: Callable[[str], None] | None = None) -> list[float]:
-    """Train `model` on loss_fn(model, *arrays) -> loss, batch_iter yielding (arrays, tokens); return losses."""
+        log: Callable[[str], None] | None = None,
+        observe: Callable[[int, float], None] | None = None) -> list[float]:
+    """Train `model` on loss_fn(model, *arrays) -> loss, batch_iter yielding (arrays, tokens); return losses.
+
+    observe(step, mean loss of the window) is called at every logged window (snapshots keyed by loss).
+    """
     optimizer = optimizer or make_optimizer(settings)
     say = log or (lambda s: print(s, file=sys.stderr, end="", flush=True))
     value_and_grad = nn.value_and_grad(model, loss_fn)
@@ -89,6 +93,8 @@ def run(model: nn.Module, loss_fn: Callable, batch_iter: Iterator[tuple], settin
         if window_steps == settings.log_every or last or over_budget:
             now = time.perf_counter()
             losses.append(window_loss / window_steps)
+            if observe is not None:
+                observe(i + 1, losses[-1])
             if settings.stop_below_loss is not None and losses[-1] < settings.stop_below_loss:
                 over_budget = True  # good enough (a target meant not to memorise its corpus stops here)
             say(progress_line(i + 1, settings.steps, losses[-1], window_tokens / (now - window_start), now - start))

@@ -1,0 +1,126 @@
+"""Which target makes a draftable demo pair? One GPU call, several targets from one pretraining run.
+
+    sweep_demo_targets.py --losses 2.4,1.8,1.3 --draft-seconds 90 --novel-prompts 20000
+                          --answer-training-prompts 10000 [--budget-s 540]
+
+Run by scripts/device/build_demo_pair.sh (SCRIPT=sweep_demo_targets.py) on the GPU host. One target
+pretraining run saves a snapshot the first time its train loss falls below each of --losses
+(a target stopped early has not memorised its corpus, so its greedy text on unseen prompts is
+more regular). For each snapshot, highest loss first, while the budget lasts: the snapshot's
+greedy answers to invented and corpus prompts, a draft trained on them alone (warm start), then
+held-out tau on the 80 held-out prompts and three held-out answers to judge the text by eye.
+OUT gets sweep.json (every variant's figures), and vN.tar per variant (target + draft weights
+and configs; the tokenizer is .work/tok4k's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import tarfile
+import time
+from pathlib import Path
+
+from build_demo_pair import DEMO_DRAFT, corpus_questions, heldout_subjects
+
+from dflash_tui.train import loop
+from dflash_tui.train.demo_target import train_demo_target
+from dflash_tui.train.evaluate import heldout_tau, load_prompts
+from dflash_tui.train.novel_prompts import invent_prompts
+from dflash_tui.train.self_distill import generate_answers
+from dflash_tui.train.trainer import DraftTraining, load_target, train_draft
+
+WEIGHT_FILES = ("config.json", "model.safetensors")
+
+
+def sample_answers(engine, prompts: list[dict], count: int = 3, max_tokens: int = 96) -> list[dict]:
+    """A few held-out answers (one per category), plain greedy decoding of the target."""
+    seen, picked = set(), []
+    for p in prompts:
+        if p["category"] not in seen and len(picked) < count:
+            seen.add(p["category"])
+            picked.append(p)
+    out = []
+    for p in picked:
+        engine.reset()
+        summary = list(engine.generate(engine.encode_chat(p["messages"]), max_tokens=max_tokens, mode="plain"))[-1]
+        out.append({"prompt": p["messages"][0]["content"], "answer": summary.text})
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--losses", default="2.4,1.8,1.3")
+    parser.add_argument("--draft-seconds", type=float, default=90)
+    parser.add_argument("--novel-prompts", type=int, default=20000)
+    parser.add_argument("--answer-training-prompts", type=int, default=10000)
+    parser.add_argument("--answer-tokens", type=int, default=160)
+    parser.add_argument("--budget-s", type=float, default=540)
+    parser.add_argument("--heldout-limit", type=int, default=0, help="evaluate on the first N held-out prompts "
+                        "(0 = all 80; a smoke run on the CPU uses a few)")
+    args = parser.parse_args()
+    out = Path(os.environ["OUT"])
+    corpus = Path(".work/corpus")
+    work = Path("/tmp/sweep")
+    t0 = time.perf_counter()
+    losses = sorted((float(x) for x in args.losses.split(",")), reverse=True)
+    snaps = [(loss, work / f"target_{loss:g}") for loss in losses]
+
+    settings = loop.LoopSettings(steps=8000, lr=2e-3, warmup=300, log_every=100, time_budget_s=150,
+                                 stop_below_loss=losses[-1])
+    train_demo_target(corpus / "train.jsonl.gz", work / "target_last", settings, batch_size=64,
+                      tokenizer_dir=Path(".work/tok4k"), snapshots=snaps)
+    print(f"targets ready at {time.perf_counter() - t0:.0f}s", flush=True)
+
+    questions = corpus_questions(corpus)
+    prompts = invent_prompts(questions, heldout_subjects(corpus), args.novel_prompts)
+    sample = random.Random(0).sample(questions, min(len(questions), args.answer_training_prompts))
+    prompts += [{"messages": [{"role": "user", "content": q}], "category": c} for c, q in sample]
+    heldout = load_prompts(corpus / "heldout.jsonl")
+    if args.heldout_limit:
+        heldout = heldout[::max(1, len(heldout) // args.heldout_limit)][:args.heldout_limit]
+    results = []
+    per_variant = args.draft_seconds + 65
+    for i, (loss, target_dir) in enumerate(snaps):
+        if not target_dir.exists():
+            results.append({"target_loss_below": loss, "skipped": "the target never reached this loss"})
+            continue
+        if time.perf_counter() - t0 + per_variant > args.budget_s:
+            results.append({"target_loss_below": loss, "skipped": "out of time"})
+            continue
+        v0 = time.perf_counter()
+        target, tokenizer, _ = load_target(target_dir, "float32")
+        answers = work / f"answers_{loss:g}.jsonl"
+        generate_answers(target.model, tokenizer, prompts, answers, max_tokens=args.answer_tokens,
+                         batch_size=1024)
+        del target
+        run = DraftTraining(steps=100000, batch_size=64, seq_len=384, blocks_per_row=32, lr=3e-3, warmup=200,
+                            eval_every=100000, eval_prompts=16, eval_max_tokens=96,
+                            time_budget_s=args.draft_seconds, target_dtype="float32", warm_start=True)
+        draft_dir = work / f"draft_{loss:g}"
+        train_draft(target_dir, [answers], draft_dir, DEMO_DRAFT, run, eval_prompts_path=corpus / "heldout.jsonl")
+
+        from dflash_tui.engine.session import Engine
+
+        engine = Engine.load(target_dir, draft_dir)
+        result = {"target_loss_below": loss, "draft_losses": run.losses[-5:],
+                  "heldout": heldout_tau(engine, heldout, max_tokens=128),
+                  "samples": sample_answers(engine, heldout), "seconds": round(time.perf_counter() - v0)}
+        results.append(result)
+        print(json.dumps(result, indent=1), flush=True)
+        with tarfile.open(out / f"v{i + 1}.tar", "w") as tar:
+            for kind, d in (("target", target_dir), ("draft", draft_dir)):
+                for name in WEIGHT_FILES:
+                    tar.add(d / name, arcname=f"{kind}/{name}")
+        (out / "sweep.json").write_text(json.dumps(results, indent=1))
+        shutil.rmtree(draft_dir / "trainer", ignore_errors=True)
+    (out / "sweep.json").write_text(json.dumps(results, indent=1))
+    print(f"sweep done at {time.perf_counter() - t0:.0f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
