@@ -107,6 +107,18 @@ class _Clock:
                 times.append(dt)
         return 1000 * _median(times)
 
+    def interleaved_ms(self, fns: dict, rounds: int | None = None) -> dict[str, float]:
+        """Median ms of each callable, run in turn round after round: a drift in the machine's speed
+        (clocks, other tenants) lands on every variant alike, so their differences hold."""
+        times: dict[str, list[float]] = {name: [] for name in fns}
+        for i in range(self.warmup + (rounds or self.repeats)):
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                if i >= self.warmup:
+                    times[name].append(time.perf_counter() - t0)
+        return {name: 1000 * _median(t) for name, t in times.items()}
+
 
 def shape_config(shape: dict) -> dict:
     """The target's config.json dict for one of SHAPES / TINY_SHAPES."""
@@ -253,35 +265,50 @@ class EngineTimer:
 
         return self.clock.median_ms(lambda: self._rollback(self._record, self.keep), before=prepare)
 
-    def cycle_ms(self, queued_rollback: bool = False) -> float:
-        """The engine's greedy cycle (decode.fused_greedy_forward): draft and verify in one graph with one
-        host sync, the rollback evaluated, the context append queued (async_eval) while the host goes on.
-        queued_rollback: the rollback queued with the context append instead (the alternative measured)."""
+    def cycle_fn(self, rollback: str = "queued", keep: int | None = None):
+        """One engine greedy cycle (decode.fused_greedy_forward) as a callable: draft and verify in one graph
+        with one host sync, then the rollback queued with the context append (async_eval) while the host goes
+        on, as dflash_generate does. rollback="evaluated": the rollback waited for first (the alternative);
+        keep: tokens kept per cycle (the block size: nothing to roll back)."""
         mx = import_mlx()
         from .engine.decode import draft_logits, fused_greedy_forward
 
         draft, target = self.pair.draft, self.pair.target
         run_draft = draft_logits(target, draft, self.state)
+        keep = self.keep if keep is None else keep
 
         def cycle():
             start = self.pos
             _, _, feats, record = fused_greedy_forward(target, run_draft, self.state, self.staged, start,
                                                        self.block, self.pair.taps)
-            self._rollback(record, self.keep, queued_rollback)
-            self.state.context.append(draft.context_kv(draft.fuse(feats[:, :self.keep]), start))
-            mx.async_eval(self.state.context.arrays() + (_gdn_cache_arrays(self.state.cache) if queued_rollback
-                                                         else []))
+            self._rollback(record, keep, queued=rollback == "queued")
+            self.state.context.append(draft.context_kv(draft.fuse(feats[:, :keep]), start))
+            mx.async_eval(self.state.context.arrays() + _gdn_cache_arrays(self.state.cache))
 
-        return self.clock.median_ms(cycle)
+        return cycle
 
-    def cycle_without_rollback_ms(self) -> float:
-        """The engine's cycle with every draft kept, so nothing is rolled back: the difference to
-        cycle_ms is what the rollback really adds to a cycle, waits and launches included."""
-        keep, self.keep = self.keep, self.block
-        try:
-            return self.cycle_ms()
-        finally:
-            self.keep = keep
+    def cycle_ms(self) -> float:
+        return self.clock.median_ms(self.cycle_fn())
+
+    def rollback_variants_ms(self, rounds: int) -> dict[str, float]:
+        """The engine's cycle beside its alternatives, interleaved: `evaluated` (the rollback waited for),
+        `none` (every draft kept: nothing rolled back) and, on CUDA, `layerwise` (a replay launch per layer)."""
+        from .engine import gdn_cuda
+
+        fns = {"cycle": self.cycle_fn(), "evaluated": self.cycle_fn("evaluated"),
+               "none": self.cycle_fn(keep=self.block)}
+        if self.pair.target.hybrid and gdn_cuda.enabled():
+            queued = self.cycle_fn()
+
+            def layerwise():
+                gdn_cuda.set_layers_enabled(False)
+                try:
+                    queued()
+                finally:
+                    gdn_cuda.set_layers_enabled(True)
+
+            fns["layerwise"] = layerwise
+        return self.clock.interleaved_ms(fns, rounds)
 
     def cycle_timed_ms(self) -> float:
         """The cycle decode.dflash_generate runs every 8th time to time its phases: a host sync after the
@@ -397,17 +424,18 @@ def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep
     r["draft_ms"] = timer.draft_ms()
     r["verify_ms"] = timer.verify_ms()
     r["rollback_ms"] = timer.rollback_ms()
-    r["cycle_ms"] = timer.cycle_ms()  # the engine's greedy cycle
-    r["cycle_timed_ms"] = timer.cycle_timed_ms()  # every 8th cycle: a host sync after each phase
-    r["cycle_without_rollback_ms"] = timer.cycle_without_rollback_ms()
-    if pair.target.hybrid and gdn_cuda.enabled():  # the rollback's alternatives, side by side
-        r["cycle_queued_rollback_ms"] = timer.cycle_ms(queued_rollback=True)
+    variants = timer.rollback_variants_ms(rounds=3 * repeats)  # interleaved: their differences hold
+    r["cycle_ms"] = variants["cycle"]  # the engine's greedy cycle
+    r["cycle_evaluated_rollback_ms"] = variants["evaluated"]
+    r["cycle_without_rollback_ms"] = variants["none"]
+    if "layerwise" in variants:
+        r["cycle_layerwise_rollback_ms"] = variants["layerwise"]
         gdn_cuda.set_layers_enabled(False)  # one replay launch per layer, as before the all-layers kernel
         try:
             r["rollback_layerwise_ms"] = timer.rollback_ms()
-            r["cycle_layerwise_rollback_ms"] = timer.cycle_ms()
         finally:
             gdn_cuda.set_layers_enabled(True)
+    r["cycle_timed_ms"] = timer.cycle_timed_ms()  # every 8th cycle: a host sync after each phase
     if stable_shapes.enabled():  # the same with exact key lengths (a new cuDNN graph per cycle)
         stable_shapes.set_enabled(False)
         try:
@@ -440,7 +468,7 @@ def _derive(r: dict) -> None:
     r["rollback_share"] = r["rollback_ms"] / r["cycle_ms"]
     if "cycle_without_rollback_ms" in r:  # what the rollback adds to the engine's cycle
         r["rollback_in_cycle_share"] = max(0.0, 1 - r["cycle_without_rollback_ms"] / r["cycle_ms"])
-        for name in ("queued", "layerwise"):
+        for name in ("evaluated", "layerwise"):
             if f"cycle_{name}_rollback_ms" in r:
                 r[f"rollback_in_cycle_share_{name}"] = max(0.0, 1 - r["cycle_without_rollback_ms"]
                                                           / r[f"cycle_{name}_rollback_ms"])
@@ -477,7 +505,7 @@ def format_table(results: dict) -> str:
             f"{'rb%':>5} {'rb%cyc':>6} {'cycle':>7} " + " ".join(f"{'x@' + format(t, 'g'):>6}" for t in TAUS) +
             f" {'timed':>6} {'exact':>6} {'prefill':>9} {'v/dec op':>8} {'x@6.5 op':>8} {'pf x op':>7}")
     lines = ["times in ms; cycle = the engine's greedy cycle (draft + verify in one graph, one host sync, "
-             "rollback evaluated, context append queued); rb% = a synced rollback / cycle, rb%cyc = what the rollback "
+             "rollback and context append queued); rb% = a synced rollback / cycle, rb%cyc = what the rollback "
              "adds to the cycle (vs the same cycle keeping every draft); x@tau = tau x decode / cycle; at 6.5: 'timed' = the cycle "
              "that syncs after each phase (every 8th), 'exact' = attention keys not bucketed (a cuDNN graph "
              "per cycle on CUDA), 'op' = GatedDeltaNet op loop (fused kernels off); prefill in tok/s",
@@ -500,15 +528,17 @@ def format_table(results: dict) -> str:
                 + f" {r['prefill_tps']:>9.0f} {op_v:>8} {op_x:>8} {op_p:>7}")
     for kind, res in results.items():  # the rollback's alternatives, measured side by side
         for r in res["contexts"]:
-            if "cycle_queued_rollback_ms" in r:
-                lines.append(
-                    f"rollback, {res['name'][:28]} at {r['context']}: synced {r['rollback_ms']:.2f} ms all layers in "
-                    f"one launch vs {r['rollback_layerwise_ms']:.2f} ms a launch per layer; cycle "
-                    f"{r['cycle_ms']:.2f} ms (rollback evaluated), {r['cycle_queued_rollback_ms']:.2f} (queued), "
-                    f"{r['cycle_layerwise_rollback_ms']:.2f} (a launch per layer), "
+            if "cycle_evaluated_rollback_ms" not in r:
+                continue
+            line = (f"rollback, {res['name'][:28]} at {r['context']}: cycle {r['cycle_ms']:.2f} ms (rollback queued, "
+                    f"the engine's), {r['cycle_evaluated_rollback_ms']:.2f} (evaluated), "
                     f"{r['cycle_without_rollback_ms']:.2f} (nothing rolled back): the rollback adds "
-                    f"{r['rollback_in_cycle_share']:.1%} / {r['rollback_in_cycle_share_queued']:.1%} / "
-                    f"{r['rollback_in_cycle_share_layerwise']:.1%}")
+                    f"{r['rollback_in_cycle_share']:.1%} queued, "
+                    f"{r['rollback_in_cycle_share_evaluated']:.1%} evaluated")
+            if "cycle_layerwise_rollback_ms" in r:
+                line += (f", {r['rollback_in_cycle_share_layerwise']:.1%} with a launch per layer; synced rollback "
+                         f"{r['rollback_ms']:.2f} ms all layers in one launch vs {r['rollback_layerwise_ms']:.2f}")
+            lines.append(line)
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ gives the same text in every mode, block size and policy choice.
 
 A greedy cycle, and a coupled one without repetition penalty, waits for the
 device once (draft and verify in one graph, rollback and context append
-queued); every TIMED_CYCLE_EVERY-th cycle waits after each phase instead, so
+queued together); every TIMED_CYCLE_EVERY-th cycle waits after each phase instead, so
 the stats can split the cycle's time into draft, verify and rollback.
 """
 
@@ -432,13 +432,14 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         keep = used  # cache keeps staged + the chosen tokens before the new staged one
         t3 = time.perf_counter()
         target.rollback(state.cache, record, keep)
-        if keep < b:  # recurrent state replayed now: queuing it measured slower on an H200 (docs/measurements)
-            mx.eval([a for c in state.cache for a in (c.cache if hasattr(c, "cache") else ())
-                     if isinstance(a, mx.array)])
+        recurrent = [a for c in state.cache for a in (c.cache if hasattr(c, "cache") else ())
+                     if isinstance(a, mx.array)]
+        if keep < b and not fused:  # a timed cycle waits for the replay to time it
+            mx.eval(recurrent)
         t4 = time.perf_counter()
         state.context.append(draft.context_kv(draft.fuse(feats[:, :keep]), offset))
-        if fused:  # queued: the next cycle's draft waits for it on the device, not the host
-            mx.async_eval(state.context.arrays())
+        if fused:  # queued with the replay: the next cycle waits for both on the device, not the host
+            mx.async_eval(state.context.arrays() + recurrent)  # (a waited-for replay measured 2-6% of a cycle)
         else:
             mx.eval(state.context.arrays())
         state.tokens.extend([staged] + drafts[:keep - 1])
