@@ -3,12 +3,16 @@
     sweep_demo_targets.py --losses 2.4,1.8,1.3 --draft-seconds 90 --novel-prompts 20000
                           --answer-training-prompts 10000 [--budget-s 540]
 
+    sweep_demo_targets.py --reuse-target DIR --draft-objectives ce,distill --draft-seconds 170 ...
+
 Run by scripts/device/build_demo_pair.sh (SCRIPT=sweep_demo_targets.py) on the GPU host. One target
 pretraining run saves a snapshot the first time its train loss falls below each of --losses
 (a target stopped early has not memorised its corpus, so its greedy text on unseen prompts is
 more regular). For each snapshot, highest loss first, while the budget lasts: the snapshot's
 greedy answers to invented and corpus prompts, a draft trained on them alone (warm start), then
 held-out tau on the 80 held-out prompts and three held-out answers to judge the text by eye.
+With --reuse-target, no pretraining: that target gets one draft per --draft-objectives entry
+(ce: cross-entropy on its greedy tokens; distill: its logits as soft targets), on the same answers.
 OUT gets sweep.json (every variant's figures), and vN.tar per variant (target + draft weights
 and configs; the tokenizer is .work/tok4k's).
 """
@@ -59,20 +63,26 @@ def main() -> int:
     parser.add_argument("--answer-training-prompts", type=int, default=10000)
     parser.add_argument("--answer-tokens", type=int, default=160)
     parser.add_argument("--budget-s", type=float, default=540)
+    parser.add_argument("--reuse-target", type=Path, help="a trained target (skip pretraining)")
+    parser.add_argument("--draft-objectives", default="ce", help="ce, distill or both (with --reuse-target)")
     parser.add_argument("--heldout-limit", type=int, default=0, help="evaluate on the first N held-out prompts "
                         "(0 = all 80; a smoke run on the CPU uses a few)")
     args = parser.parse_args()
     out = Path(os.environ["OUT"])
     corpus = Path(".work/corpus")
     work = Path("/tmp/sweep")
+    work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    losses = sorted((float(x) for x in args.losses.split(",")), reverse=True)
-    snaps = [(loss, work / f"target_{loss:g}") for loss in losses]
-
-    settings = loop.LoopSettings(steps=8000, lr=2e-3, warmup=300, log_every=100, time_budget_s=150,
-                                 stop_below_loss=losses[-1])
-    train_demo_target(corpus / "train.jsonl.gz", work / "target_last", settings, batch_size=64,
-                      tokenizer_dir=Path(".work/tok4k"), snapshots=snaps)
+    if args.reuse_target is not None:  # (label, target dir, objective) per variant
+        variants = [(objective, args.reuse_target, objective) for objective in args.draft_objectives.split(",")]
+    else:
+        losses = sorted((float(x) for x in args.losses.split(",")), reverse=True)
+        variants = [(f"loss<{loss:g}", work / f"target_{loss:g}", "ce") for loss in losses]
+        settings = loop.LoopSettings(steps=8000, lr=2e-3, warmup=300, log_every=100, time_budget_s=150,
+                                     stop_below_loss=losses[-1])
+        train_demo_target(corpus / "train.jsonl.gz", work / "target_last", settings, batch_size=64,
+                          tokenizer_dir=Path(".work/tok4k"), snapshots=[(loss, d) for loss, (_, d, _) in
+                                                                        zip(losses, variants)])
     print(f"targets ready at {time.perf_counter() - t0:.0f}s", flush=True)
 
     questions = corpus_questions(corpus)
@@ -84,29 +94,33 @@ def main() -> int:
         heldout = heldout[::max(1, len(heldout) // args.heldout_limit)][:args.heldout_limit]
     results = []
     per_variant = args.draft_seconds + 65
-    for i, (loss, target_dir) in enumerate(snaps):
+    answers = work / "answers.jsonl"
+    made_for = None
+    for i, (label, target_dir, objective) in enumerate(variants):
         if not target_dir.exists():
-            results.append({"target_loss_below": loss, "skipped": "the target never reached this loss"})
+            results.append({"variant": label, "skipped": "the target never reached this loss"})
             continue
         if time.perf_counter() - t0 + per_variant > args.budget_s:
-            results.append({"target_loss_below": loss, "skipped": "out of time"})
+            results.append({"variant": label, "skipped": "out of time"})
             continue
         v0 = time.perf_counter()
-        target, tokenizer, _ = load_target(target_dir, "float32")
-        answers = work / f"answers_{loss:g}.jsonl"
-        generate_answers(target.model, tokenizer, prompts, answers, max_tokens=args.answer_tokens,
-                         batch_size=1024)
-        del target
+        if made_for != target_dir:  # one set of greedy answers per target
+            target, tokenizer, _ = load_target(target_dir, "float32")
+            generate_answers(target.model, tokenizer, prompts, answers, max_tokens=args.answer_tokens,
+                             batch_size=1024)
+            del target
+            made_for = target_dir
         run = DraftTraining(steps=100000, batch_size=64, seq_len=384, blocks_per_row=32, lr=3e-3, warmup=200,
                             eval_every=100000, eval_prompts=16, eval_max_tokens=96,
-                            time_budget_s=args.draft_seconds, target_dtype="float32", warm_start=True)
-        draft_dir = work / f"draft_{loss:g}"
+                            time_budget_s=args.draft_seconds, target_dtype="float32", warm_start=True,
+                            distill=objective == "distill")
+        draft_dir = work / f"draft_{i}"
         train_draft(target_dir, [answers], draft_dir, DEMO_DRAFT, run, eval_prompts_path=corpus / "heldout.jsonl")
 
         from dflash_tui.engine.session import Engine
 
         engine = Engine.load(target_dir, draft_dir)
-        result = {"target_loss_below": loss, "draft_losses": run.losses[-5:],
+        result = {"variant": label, "objective": objective, "draft_losses": run.losses[-5:],
                   "heldout": heldout_tau(engine, heldout, max_tokens=128),
                   "samples": sample_answers(engine, heldout), "seconds": round(time.perf_counter() - v0)}
         results.append(result)
