@@ -355,6 +355,8 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
     out = _Emitter(tokenizer, stop_ids, max_tokens)
     staged = yield from _prefill_and_first_token(target, draft, state, new_tokens, prompt_len, rec, out,
                                                  sampling, keys, noise)
+    if policy is not None:
+        policy.start_answer()
     taps = draft.config.target_layer_ids
     run_draft = draft_logits(target, draft, state)
     greedy_propose = draft_block(target, draft, state)

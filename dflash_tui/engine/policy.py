@@ -29,7 +29,8 @@ would still beat plain decoding, so a near break-even draft gets enough
 cycles to be judged, and the first MIN_EVIDENCE_CYCLES DFlash cycles of a
 session always run unless even full acceptance could not beat plain decoding
 (the first block after a prompt is often rejected whatever the draft's
-quality: one such cycle is no verdict). It
+quality: one such cycle is no verdict). Each new answer
+(start_answer) keeps only ANSWER_CARRYOVER of the acceptance evidence so far. It
 starts by measuring a few plain steps, then probes DFlash at the largest size
 (its acceptance covers every position). When plain decoding wins it decodes a stretch of plain tokens, then
 re-probes DFlash with one cycle (the context grows, so the answer can
@@ -64,6 +65,7 @@ SMOOTHING = 8.0  # pseudo-cycles pulling a later position's rate toward the prev
 FEW_COST_SAMPLES = 3  # below this many cycles a size's own cost is re-checked hopefully
 FULL_EVIDENCE_CYCLES = 16  # DFlash cycles after which plain stretches reach their full length
 MIN_EVIDENCE_CYCLES = 4  # DFlash cycles a session runs before acceptance alone may rule DFlash out
+ANSWER_CARRYOVER = 0.1  # weight of earlier answers' acceptance evidence when a new answer starts
 
 
 def _lower_quartile(samples) -> float:
@@ -100,6 +102,17 @@ class BlockPolicy:
         self.last = Choice(1, "")
 
     # -- measurements ------------------------------------------------------------------------------
+
+    def start_answer(self) -> None:
+        """A new answer: acceptance follows the text, and a new prompt can change it completely (one
+        topic the draft knows, the next one it does not), so earlier answers' acceptance keeps
+        ANSWER_CARRYOVER of its weight and a plain stretch left over from them ends after
+        FIRST_PLAIN_RUN tokens (past the opening blocks, which drafts often miss). Costs are the
+        machine's and are kept."""
+        self._reached = [x * ANSWER_CARRYOVER for x in self._reached]
+        self._passed = [x * ANSWER_CARRYOVER for x in self._passed]
+        if self._plain_left > FIRST_PLAIN_RUN:
+            self._plain_left = FIRST_PLAIN_RUN
 
     def observe_cycle(self, block_size: int, accepted: int, seconds: float) -> None:
         self._record_cost(block_size, seconds, RECENT_CYCLES)

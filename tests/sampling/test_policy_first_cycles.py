@@ -77,3 +77,44 @@ def test_answers_opening_with_a_missed_block_still_run_dflash():
 def test_answers_from_a_useless_draft_stay_within_3_percent_of_plain():
     got = answers(BlockPolicy(16), 1.0, cpu_cycle, 0.02, 0.0, n_answers=40, length=128)
     assert got >= 0.97, f"{got:.3f} tok/s vs plain 1.0"
+
+
+def topic_answers(policy, topics: list[float], length: int = 128, opening: int = 12, seed: int = 0,
+                  fixed: int | None = None) -> dict[float, float]:
+    """Tokens per second per acceptance rate over answers on alternating topics: each answer's first
+    `opening` tokens are drafted badly (rate 0.1), the rest at its topic's rate. fixed: that block size."""
+    rng = random.Random(seed)
+    totals: dict[float, list[float]] = {}
+    for rate in topics:
+        if fixed is None:
+            policy.start_answer()
+        g, elapsed = 0, 0.0
+        while g < length:
+            choice = None if fixed else policy.choose()
+            if choice is not None and choice.block_size == 1:
+                n = min(choice.plain_steps, length - g)
+                policy.observe_plain(n, [1.0] * (n - 1))
+                g, elapsed = g + n, elapsed + n
+                continue
+            b, a, r = fixed or choice.block_size, 0, 0.1 if g < opening else rate
+            while a < b - 1 and rng.random() < r:
+                a += 1
+            if choice is not None:
+                policy.observe_cycle(b, a, cpu_cycle(b))
+            g, elapsed = g + a + 1, elapsed + cpu_cycle(b)
+        total = totals.setdefault(rate, [0.0, 0.0])
+        total[0], total[1] = total[0] + g, total[1] + elapsed
+    return {rate: g / t for rate, (g, t) in totals.items()}
+
+
+def test_a_topic_the_draft_knows_gets_dflash_back_after_one_it_does_not():
+    """Answers alternate between a topic the draft predicts well and one where DFlash loses (seen on the
+    demo pair's held-out prompts). Without a fresh start per answer the policy stayed plain on the good
+    topic (0.99x plain while b8 ran 1.09x); it must now beat every fixed size there and stay near plain
+    on the bad one."""
+    topics = [0.9, 0.35] * 20
+    got = [topic_answers(BlockPolicy(16), topics, seed=s) for s in range(3)]
+    good, bad = (sum(g[r] for g in got) / 3 for r in (0.9, 0.35))
+    best = max(topic_answers(None, [0.9] * 20, fixed=b)[0.9] for b in (4, 8, 16))
+    assert good >= best, f"good topic {good:.3f} tok/s vs best fixed {best:.3f}"
+    assert bad >= 0.9, f"bad topic {bad:.3f} tok/s vs plain 1.0"
