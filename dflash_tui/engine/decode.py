@@ -487,6 +487,7 @@ def plain_generate(target: TargetAdapter, tokenizer, state: DecodeState, new_tok
     rec = StatsRecorder(MODE_PLAIN, 1)
     out = _Emitter(tokenizer, stop_ids, max_tokens)
     # mlx-lm stops on the tokenizer's EOS ids itself; we still own the other stop ids.
+    target.threads.before_pass(len(new_tokens))  # the prefill, then one-token steps (switched after the first)
     stream = stream_generate(target.model, tokenizer, mx.array(new_tokens), max_tokens=max_tokens,
                              prompt_cache=state.cache)
     last = time.perf_counter()
@@ -500,6 +501,8 @@ def plain_generate(target: TargetAdapter, tokenizer, state: DecodeState, new_tok
                 rec.gen_start = now
                 rec.first_token()
                 yield PrefillDone(prompt_len, len(new_tokens), rec.prefill_s)
+            if i == 0:
+                target.threads.before_pass(1)
             generated_all.append(resp.token)
             _, chunk = out.take([resp.token])
             if chunk:

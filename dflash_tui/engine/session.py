@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 
 from ..mlx_setup import import_mlx
 from ..compat import check_pair
+from .blas_threads import ThreadSwitch, calibrate
 from .context import DraftContext
 from .decode import DecodeState, dflash_generate, flush_pending, plain_generate
 from .draft import DFlashDraftModel, load_draft, read_config
@@ -43,6 +44,23 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
             f"{name}: not downloaded yet. Fetch it with `dflash-tui models pull {name}` (or give a local folder)."
         )
     raise ModelLoadError(f"{name}: no such folder. Give a model folder or a Hugging Face repo id.")
+
+
+def calibrate_threads(target: TargetAdapter, steps: int = 8):
+    """OpenBLAS threads for this target's one-token steps, timed as plain decoding runs them (blas_threads.py):
+    a short prompt, then `steps` steps each queued before the previous token is read."""
+    def run() -> None:
+        cache = target.make_cache()
+        logits = target.forward(mx.ones((1, 8), dtype=mx.int32), cache, [])[0]
+        token = mx.argmax(logits[:, -1:], axis=-1)
+        for _ in range(steps):
+            nxt = mx.argmax(target.forward(token, cache, [])[0][:, -1:], axis=-1)
+            mx.async_eval(nxt)
+            token.item()
+            token = nxt
+        token.item()
+
+    return calibrate(run)
 
 
 def _cast_for_cpu(model) -> None:
@@ -94,6 +112,8 @@ class Engine:
             raise ModelLoadError(f"{tpath}: mlx-lm could not load the model ({type(e).__name__}: {e}).") from e
         _cast_for_cpu(model)
         target = TargetAdapter(model, tconfig)
+        if mx.default_device() == mx.cpu:
+            target.threads = ThreadSwitch(calibrate_threads(target))
         draft = None
         if draft_path is not None:
             say(f"loading draft {dpath.name}")

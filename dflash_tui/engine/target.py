@@ -15,6 +15,7 @@ from ..mlx_setup import import_mlx
 from . import gdn_cuda
 from .errors import UnsupportedModelError
 from .rollback import GDNTape, gdn_forward_with_tape, rollback_gdn
+from .blas_threads import ThreadSwitch
 from .stable_shapes import bucketed_caches
 
 mx = import_mlx()
@@ -63,6 +64,7 @@ class TargetAdapter:
         self.tied = bool(getattr(owner.args, "tie_word_embeddings", False))
         self._lm_head = None if self.tied else owner.lm_head
         self.hybrid = any(getattr(layer, "is_linear", False) for layer in self.layers)
+        self.threads = ThreadSwitch(None)  # OpenBLAS threads per pass width (Engine.load calibrates on the CPU)
         self._attn_index = next(
             (i for i, layer in enumerate(self.layers) if not getattr(layer, "is_linear", False)), None
         )
@@ -102,8 +104,9 @@ class TargetAdapter:
         Returns (logits [1, T, V], tap features [1, T, len(taps) * H], VerifyRecord | None).
         With record=True hybrid layers use the tape path so `rollback` can undo the pass.
         """
-        h = self.embed(tokens)
         T = tokens.shape[1]
+        self.threads.before_pass(T)
+        h = self.embed(tokens)
         attn_mask = None
         if self._attn_index is not None:
             attn_mask = create_attention_mask(h, cache[self._attn_index])
