@@ -66,6 +66,9 @@ FEW_COST_SAMPLES = 3  # below this many cycles a size's own cost is re-checked h
 FULL_EVIDENCE_CYCLES = 16  # DFlash cycles after which plain stretches reach their full length
 MIN_EVIDENCE_CYCLES = 4  # DFlash cycles a session runs before acceptance alone may rule DFlash out
 ANSWER_CARRYOVER = 0.1  # weight of earlier answers' acceptance evidence when a new answer starts
+OPENING_PLAIN = 16  # plain tokens an answer opens with once DFlash was measured (openings draft worst)
+ANSWER_EVIDENCE_CYCLES = 2  # DFlash cycles a new answer runs before acceptance alone may rule DFlash out,
+#                             once DFlash has won in this session (one probe at a hard spot is no verdict)
 
 
 def _lower_quartile(samples) -> float:
@@ -99,6 +102,8 @@ class BlockPolicy:
         self._probe_due = False
         self._idle: dict[int, int] = {}  # DFlash size -> cycles since it last ran
         self._dflash_cycles = 0  # DFlash cycles observed this session (not decayed)
+        self._won = False  # DFlash has beaten plain decoding on ample evidence in this session
+        self._answer_evidence = 0  # DFlash cycles this answer still runs before acceptance may rule it out
         self.last = Choice(1, "")
 
     # -- measurements ------------------------------------------------------------------------------
@@ -106,17 +111,22 @@ class BlockPolicy:
     def start_answer(self) -> None:
         """A new answer: acceptance follows the text, and a new prompt can change it completely (one
         topic the draft knows, the next one it does not), so earlier answers' acceptance keeps
-        ANSWER_CARRYOVER of its weight and a plain stretch left over from them ends after
-        FIRST_PLAIN_RUN tokens (past the opening blocks, which drafts often miss). Costs are the
-        machine's and are kept."""
+        ANSWER_CARRYOVER of its weight; the answer opens with OPENING_PLAIN plain tokens (drafts
+        predict openings worst: on the demo pair tau is 2.0 over an answer's first 8 tokens and 3.7
+        after its 64th) and then probes DFlash, whatever was running before. Costs are the
+        machine's and are kept. Once DFlash has won in this session, a new answer's first
+        ANSWER_EVIDENCE_CYCLES DFlash cycles run before acceptance alone may send it back to plain."""
         self._reached = [x * ANSWER_CARRYOVER for x in self._reached]
         self._passed = [x * ANSWER_CARRYOVER for x in self._passed]
-        if self._plain_left > FIRST_PLAIN_RUN:
-            self._plain_left = FIRST_PLAIN_RUN
+        if self.measured(1) and any(self.measured(b) for b in self.dflash_sizes):
+            self._plain_left = self._last_run = OPENING_PLAIN  # then a probe (a stretch left over ends here too)
+            self._probe_due = False
+        self._answer_evidence = ANSWER_EVIDENCE_CYCLES if self._won else 0
 
     def observe_cycle(self, block_size: int, accepted: int, seconds: float) -> None:
         self._record_cost(block_size, seconds, RECENT_CYCLES)
         self._dflash_cycles += 1
+        self._answer_evidence = max(0, self._answer_evidence - 1)
         self._idle = {b: 0 if b == block_size else n + 1 for b, n in self._idle.items()}
         self._idle[block_size] = 0
         self._reached = [x * ACCEPT_DECAY for x in self._reached]
@@ -220,8 +230,11 @@ class BlockPolicy:
         if self._probe_due:
             self._probe_due = False
             return Choice(best, f"auto: re-probing DFlash b{best} after {self._last_run} plain tokens")
+        if best_tps > plain_tps and self._dflash_cycles >= MIN_EVIDENCE_CYCLES:
+            self._won = True
+        thin = self._dflash_cycles < MIN_EVIDENCE_CYCLES or 0 < self._answer_evidence < ANSWER_EVIDENCE_CYCLES
         if (best_tps > plain_tps or (self.tokens_per_second(best, OPTIMISM) or 0.0) > plain_tps
-                or (self._dflash_cycles < MIN_EVIDENCE_CYCLES and self._could_win(best, plain_tps))):
+                or (thin and self._could_win(best, plain_tps))):
             # Near break-even the acceptance seen so far is too little evidence: keep drafting to learn it.
             self._last_run = 0
             stale = self._stale_size(best)

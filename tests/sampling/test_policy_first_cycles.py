@@ -40,13 +40,15 @@ def test_a_useless_draft_costs_little_for_its_evidence_cycles():
 
 
 def answers(policy: BlockPolicy, step_cost: float, cycle_cost, rate: float, first_rate: float, n_answers: int,
-            length: int, fixed: int | None = None, seed: int = 0, first_cycles: int = 3) -> float:
-    """Tokens per second over n answers of `length` tokens whose first `first_cycles` DFlash cycles accept
-    each draft with probability first_rate and every later one with `rate`. fixed: that block size instead
-    of the policy."""
+            length: int, fixed: int | None = None, seed: int = 0, opening: int = 12) -> float:
+    """Tokens per second over n answers of `length` tokens whose first `opening` tokens (about three
+    blocks) are drafted with acceptance first_rate and the rest with `rate`. fixed: that block size
+    instead of the policy."""
     rng = random.Random(seed)
     done, elapsed = 0, 0.0
     for _ in range(n_answers):
+        if not fixed:
+            policy.start_answer()  # as dflash_generate does
         g, cycles = 0, 0
         while g < length:
             choice = None if fixed else policy.choose()
@@ -55,7 +57,7 @@ def answers(policy: BlockPolicy, step_cost: float, cycle_cost, rate: float, firs
                 policy.observe_plain(n, [step_cost] * (n - 1))
                 g, elapsed = g + n, elapsed + n * step_cost
                 continue
-            b, a, r = fixed or choice.block_size, 0, first_rate if cycles < first_cycles else rate
+            b, a, r = fixed or choice.block_size, 0, first_rate if g < opening else rate
             while a < b - 1 and rng.random() < r:
                 a += 1
             if choice is not None:
