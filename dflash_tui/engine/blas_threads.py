@@ -37,6 +37,16 @@ def _library():
         return None
 
 
+_default: list[int | None] = []  # OpenBLAS's own count, read before anything here changed it
+
+
+def default_threads() -> int | None:
+    """OpenBLAS's thread count as the process started (the switch below changes the live one)."""
+    if not _default:
+        _default.append(current_threads())
+    return _default[0]
+
+
 def current_threads() -> int | None:
     """OpenBLAS's thread count now, or None when the system OpenBLAS is not in use."""
     lib = _library()
@@ -67,7 +77,7 @@ def calibrate(run_narrow: Callable[[], None], repeats: int = 5,
               clock: Callable[[], float] = time.perf_counter) -> ThreadPlan | None:
     """Time a run of one-token steps with 1 thread and with OpenBLAS's default count; block-wide passes
     keep the default (they gained from every core in every run measured here). None: nothing to choose."""
-    default = current_threads()
+    default = default_threads()
     if default is None or default <= 1:
         return None
     timings: dict[int, float] = {}
@@ -101,3 +111,9 @@ class ThreadSwitch:
         if n != self._current:
             set_threads(n)
             self._current = n
+
+    def restore(self) -> None:
+        """Back to OpenBLAS's default count after a generation (the next pass switches again as needed)."""
+        if self.plan is not None and self._current not in (None, default_threads()):
+            set_threads(default_threads())
+        self._current = None

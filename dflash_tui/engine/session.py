@@ -214,6 +214,7 @@ class Engine:
                                       stop_ids=stop_ids, cancel=cancel, sampling=sampling, policy=policy)
             rec, out = yield from gen
         except Exception as e:
+            self.target.threads.restore()
             self.reset()  # caches may hold half a step: never reuse them
             from .stats import StatsRecorder
 
@@ -224,5 +225,6 @@ class Engine:
                                                  int(mx.get_peak_memory()))
         if self.draft is not None:
             flush_pending(self.draft, self._state)  # after the last token: between turns the context is whole
+        self.target.threads.restore()  # other BLAS users in this process get every core back
         summary.reason = "; ".join(r for r in (reason, summary.reason) if r)
         yield summary

@@ -3,10 +3,10 @@
 import pytest
 
 from dflash_tui.engine import blas_threads
-from dflash_tui.engine.blas_threads import ThreadPlan, ThreadSwitch, calibrate, current_threads
+from dflash_tui.engine.blas_threads import ThreadPlan, ThreadSwitch, calibrate, current_threads, default_threads
 from engine_testkit import chat_ids, fresh_engine, streamed_ids
 
-DEFAULT = current_threads()
+DEFAULT = default_threads()
 needs_threads = pytest.mark.skipif(DEFAULT is None or DEFAULT <= 1,
                                    reason="needs the system OpenBLAS with more than one thread")
 
@@ -58,3 +58,15 @@ def test_switching_threads_leaves_every_token_unchanged(engine, mode):
             eng.target.threads = loaded
             blas_threads.set_threads(DEFAULT)
     assert runs[0] == runs[1] and len(runs[0]) > 0
+
+
+@needs_threads
+def test_a_generation_gives_every_core_back_when_it_ends(engine):
+    eng = fresh_engine(engine)
+    loaded = eng.target.threads
+    eng.target.threads = ThreadSwitch(ThreadPlan(narrow=1, wide=DEFAULT, timings_ms={}))
+    try:
+        list(eng.generate(chat_ids(engine, "Say hello."), max_tokens=8, mode="plain"))
+        assert current_threads() == DEFAULT
+    finally:
+        eng.target.threads = loaded
