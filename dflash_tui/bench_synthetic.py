@@ -290,6 +290,29 @@ class EngineTimer:
     def cycle_ms(self) -> float:
         return self.clock.median_ms(self.cycle_fn())
 
+    def cycle_host_ms(self) -> float:
+        """Host time to build one greedy cycle's draft + verify graph, nothing evaluated: with one sync per
+        cycle the device idles for this long (Python and MLX graph building), whatever the model's size."""
+        mx = import_mlx()
+        from .engine.decode import _argmax_rows, draft_logits
+
+        target = self.pair.target
+        run_draft = draft_logits(target, self.pair.draft, self.state)
+        record = None
+
+        def build():
+            nonlocal record
+            drafts = _argmax_rows(run_draft(self.staged, self.pos, self.block))
+            verify_in = mx.concatenate([mx.array([self.staged], dtype=mx.int32), drafts])[None]
+            logits, _, record = target.forward(verify_in, self.state.cache, self.pair.taps, record=True)
+            self._built = (_argmax_rows(logits[0]), drafts)
+
+        def settle():
+            mx.eval(self._built)
+            self._rollback(record, 1)
+
+        return self.clock.median_ms(build, after=settle)
+
     def rollback_variants_ms(self, rounds: int) -> dict[str, float]:
         """The engine's cycle beside its alternatives, interleaved: `evaluated` (the rollback waited for),
         `none` (every draft kept: nothing rolled back) and, on CUDA, `layerwise` (a replay launch per layer)."""
@@ -436,6 +459,7 @@ def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep
         finally:
             gdn_cuda.set_layers_enabled(True)
     r["cycle_timed_ms"] = timer.cycle_timed_ms()  # every 8th cycle: a host sync after each phase
+    r["cycle_host_ms"] = timer.cycle_host_ms()  # building the cycle's graph: the device idles meanwhile
     if stable_shapes.enabled():  # the same with exact key lengths (a new cuDNN graph per cycle)
         stable_shapes.set_enabled(False)
         try:
@@ -502,11 +526,12 @@ def goals(results: dict) -> dict:
 
 def format_table(results: dict) -> str:
     head = (f"{'target':<28} {'ctx':>6} {'decode':>7} {'draft':>6} {'verify':>7} {'v/dec':>6} {'rollbk':>6} "
-            f"{'rb%':>5} {'rb%cyc':>6} {'cycle':>7} " + " ".join(f"{'x@' + format(t, 'g'):>6}" for t in TAUS) +
+            f"{'rb%':>5} {'rb%cyc':>6} {'cycle':>7} {'host':>6} " + " ".join(f"{'x@' + format(t, 'g'):>6}" for t in TAUS) +
             f" {'timed':>6} {'exact':>6} {'prefill':>9} {'v/dec op':>8} {'x@6.5 op':>8} {'pf x op':>7}")
     lines = ["times in ms; cycle = the engine's greedy cycle (draft + verify in one graph, one host sync, "
              "rollback and context append queued); rb% = a synced rollback / cycle, rb%cyc = what the rollback "
-             "adds to the cycle (vs the same cycle keeping every draft); x@tau = tau x decode / cycle; at 6.5: 'timed' = the cycle "
+             "adds to the cycle (vs the same cycle keeping every draft); host = building the cycle's graph on the host "
+             "(the device idles meanwhile); x@tau = tau x decode / cycle; at 6.5: 'timed' = the cycle "
              "that syncs after each phase (every 8th), 'exact' = attention keys not bucketed (a cuDNN graph "
              "per cycle on CUDA), 'op' = GatedDeltaNet op loop (fused kernels off); prefill in tok/s",
              head, "-" * len(head)]
@@ -521,7 +546,7 @@ def format_table(results: dict) -> str:
                 f"{res['name'][:28]:<28} {r['context']:>6} {r['decode_ms']:>7.2f} {r['draft_ms']:>6.2f} "
                 f"{r['verify_ms']:>7.2f} {r['verify_over_decode']:>6.2f} {r['rollback_ms']:>6.2f} "
                 f"{r['rollback_share']:>5.1%} {r.get('rollback_in_cycle_share', float('nan')):>6.1%} "
-                f"{r['cycle_ms']:>7.2f} "
+                f"{r['cycle_ms']:>7.2f} {r.get('cycle_host_ms', float('nan')):>6.2f} "
                 + " ".join(f"{r['speedup'][format(t, 'g')]:>6.2f}" for t in TAUS)
                 + f" {r.get('speedup_timed', {}).get('6.5', float('nan')):>6.2f}"
                 + f" {r.get('speedup_exact', {}).get('6.5', float('nan')):>6.2f}"
