@@ -44,6 +44,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                        help="ce on the data tokens, or distillation on the target's logits")
     train.add_argument("--time-budget", type=float, help="seconds; the schedule ends with it")
     train.add_argument("--target-dtype", help="e.g. float32: train against the precision you will run")
+    train.add_argument("--warmup", type=int, default=100, help="learning-rate warm-up steps")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--warm-start", action="store_true",
                        help="start the draft layers from the target's last layers where shapes match")
@@ -66,7 +67,7 @@ def run_train_draft(args: argparse.Namespace) -> int:
     shape = DraftShape(num_layers=args.layers, target_layer_ids=taps, block_size=args.block_size,
                        intermediate_size=args.intermediate_size, mask_token=args.mask_token)
     run = DraftTraining(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
-                        blocks_per_row=args.blocks_per_row, lr=args.lr, gamma=args.gamma,
+                        blocks_per_row=args.blocks_per_row, lr=args.lr, warmup=args.warmup, gamma=args.gamma,
                         distill=args.loss == "distill", eval_every=args.eval_every,
                         time_budget_s=args.time_budget, target_dtype=args.target_dtype, seed=args.seed,
                         warm_start=args.warm_start)

@@ -6,12 +6,22 @@ the draft also learns from the target's answers to invented prompts: subject
 names recombined from two real ones of the same category (`os.path` +
 `frexp`, `pthread` + `getgrent`), asked with the category's templates. Names
 of held-out subjects and of real training subjects are never produced.
+
+    python -m dflash_tui.train.novel_prompts --corpus .work/corpus --novel 50000 --corpus-questions 27000 \
+        --out prompts.jsonl
+
+writes the prompts the shipped demo draft learnt from (docs/DEMO.md), for `dflash-tui train-draft
+--generate-from prompts.jsonl`.
 """
 
 from __future__ import annotations
 
+import argparse
+import gzip
+import json
 import random
 import re
+from pathlib import Path
 
 from .corpus_items import QUESTION_TEMPLATES
 
@@ -74,3 +84,47 @@ def invent_prompts(questions: list[tuple[str, str]], forbidden: set[str], count:
         template = rng.choice(QUESTION_TEMPLATES[category])
         out.append({"category": category, "messages": [{"role": "user", "content": template.format(name=name)}]})
     return out
+
+
+def corpus_questions(corpus: Path) -> list[tuple[str, str]]:
+    """(category, question) of every training chat of a corpus folder (train.jsonl.gz)."""
+    with gzip.open(Path(corpus) / "train.jsonl.gz", "rt") as f:
+        return [(r["category"], r["messages"][0]["content"]) for r in map(json.loads, f)]
+
+
+def heldout_subjects(corpus: Path) -> set[str]:
+    """Subject names (lower case) of the corpus's held-out prompts (heldout.jsonl): never invented."""
+    patterns = template_patterns()
+    with open(Path(corpus) / "heldout.jsonl") as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    names = (subject_of(r["messages"][0]["content"] if "messages" in r else r["prompt"], r["category"], patterns)
+             for r in records)
+    return {n.lower() for n in names if n}
+
+
+def draft_prompts(corpus: Path, novel: int, from_corpus: int, seed: int = 0) -> list[dict]:
+    """`novel` invented prompts, then a fixed sample of `from_corpus` corpus questions: what a demo
+    draft learns from (as the target's greedy answers to them)."""
+    questions = corpus_questions(corpus)
+    prompts = invent_prompts(questions, heldout_subjects(corpus), novel, seed=seed)
+    sample = random.Random(seed).sample(questions, min(len(questions), from_corpus))
+    return prompts + [{"messages": [{"role": "user", "content": q}], "category": c} for c, q in sample]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, required=True, help="folder with train.jsonl.gz and heldout.jsonl")
+    parser.add_argument("--novel", type=int, default=50000)
+    parser.add_argument("--corpus-questions", type=int, default=27000)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    prompts = draft_prompts(args.corpus, args.novel, args.corpus_questions)
+    with open(args.out, "w") as f:
+        for p in prompts:
+            f.write(json.dumps(p) + "\n")
+    print(f"{len(prompts)} prompts -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -18,7 +18,6 @@ Results land in OUT/target, OUT/draft and OUT/heldout_gpu.json.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
@@ -29,23 +28,11 @@ from pathlib import Path
 from dflash_tui.train import loop
 from dflash_tui.train.demo_target import train_demo_target
 from dflash_tui.train.evaluate import heldout_tau, load_prompts
-from dflash_tui.train.novel_prompts import invent_prompts, subject_of, template_patterns
+from dflash_tui.train.novel_prompts import corpus_questions, heldout_subjects, invent_prompts
 from dflash_tui.train.self_distill import generate_answers
 from dflash_tui.train.trainer import DraftShape, DraftTraining, load_target, train_draft
 
 DEMO_DRAFT = DraftShape(num_layers=2, target_layer_ids=[1, 2, 3], block_size=16, intermediate_size=512)
-
-
-def corpus_questions(corpus: Path) -> list[tuple[str, str]]:
-    with gzip.open(corpus / "train.jsonl.gz", "rt") as f:
-        return [(r["category"], r["messages"][0]["content"]) for r in map(json.loads, f)]
-
-
-def heldout_subjects(corpus: Path) -> set[str]:
-    patterns = template_patterns()
-    names = (subject_of(p["messages"][0]["content"], p["category"], patterns)
-             for p in load_prompts(corpus / "heldout.jsonl"))
-    return {n.lower() for n in names if n}
 
 
 def main() -> int:

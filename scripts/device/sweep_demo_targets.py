@@ -22,18 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import tarfile
 import time
 from pathlib import Path
 
-from build_demo_pair import DEMO_DRAFT, corpus_questions, heldout_subjects
+from build_demo_pair import DEMO_DRAFT
 
 from dflash_tui.train import loop
 from dflash_tui.train.demo_target import train_demo_target
 from dflash_tui.train.evaluate import heldout_tau, load_prompts
-from dflash_tui.train.novel_prompts import invent_prompts
+from dflash_tui.train.novel_prompts import draft_prompts
 from dflash_tui.train.self_distill import generate_answers
 from dflash_tui.train.trainer import DraftTraining, load_target, train_draft
 
@@ -85,10 +84,7 @@ def main() -> int:
                                                                         zip(losses, variants)])
     print(f"targets ready at {time.perf_counter() - t0:.0f}s", flush=True)
 
-    questions = corpus_questions(corpus)
-    prompts = invent_prompts(questions, heldout_subjects(corpus), args.novel_prompts)
-    sample = random.Random(0).sample(questions, min(len(questions), args.answer_training_prompts))
-    prompts += [{"messages": [{"role": "user", "content": q}], "category": c} for c, q in sample]
+    prompts = draft_prompts(corpus, args.novel_prompts, args.answer_training_prompts)
     heldout = load_prompts(corpus / "heldout.jsonl")
     if args.heldout_limit:
         heldout = heldout[::max(1, len(heldout) // args.heldout_limit)][:args.heldout_limit]

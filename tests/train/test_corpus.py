@@ -37,3 +37,27 @@ def test_heldout_subjects_never_reach_training_or_invented_prompts():
     assert len(heldout) == 4 and not held & {i.name for i in train}
     invented = invent_prompts([(i.category, i.question()) for i in train], {n.lower() for n in held}, 30)
     assert not any(n in p["messages"][0]["content"].split() for p in invented for n in held)
+
+
+def test_draft_prompts_file_holds_invented_then_corpus_questions_and_no_heldout_subject(tmp_path):
+    import gzip
+    import json
+
+    from dflash_tui.train.novel_prompts import main as write_prompts
+
+    items = [QAItem(c, f"{c}-thing{i}", "k", "answer", "src") for c in ("python-api", "general") for i in range(12)]
+    train, heldout = split_heldout(items, per_category=2)
+    with gzip.open(tmp_path / "train.jsonl.gz", "wt") as f:
+        for i in train:
+            f.write(json.dumps({"category": i.category, "messages": [{"role": "user", "content": i.question()}]}) + "\n")
+    (tmp_path / "heldout.jsonl").write_text("".join(
+        json.dumps({"category": i.category, "prompt": i.question()}) + "\n" for i in heldout))
+    out = tmp_path / "prompts.jsonl"
+    assert write_prompts(["--corpus", str(tmp_path), "--novel", "15", "--corpus-questions", "5", "--out", str(out)]) == 0
+    prompts = [json.loads(line) for line in out.read_text().splitlines()]
+    questions = {i.question() for i in train}
+    assert len(prompts) == 20
+    assert not any(p["messages"][0]["content"] in questions for p in prompts[:15])  # invented
+    assert all(p["messages"][0]["content"] in questions for p in prompts[15:])  # sampled from the corpus
+    held = {i.name for i in heldout}
+    assert not any(name in p["messages"][0]["content"] for p in prompts for name in held)
