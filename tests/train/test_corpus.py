@@ -49,11 +49,13 @@ def test_draft_prompts_file_holds_invented_then_corpus_questions_and_no_heldout_
     train, heldout = split_heldout(items, per_category=2)
     with gzip.open(tmp_path / "train.jsonl.gz", "wt") as f:
         for i in train:
-            f.write(json.dumps({"category": i.category, "messages": [{"role": "user", "content": i.question()}]}) + "\n")
+            record = {"category": i.category, "messages": [{"role": "user", "content": i.question()}]}
+            f.write(json.dumps(record) + "\n")
     (tmp_path / "heldout.jsonl").write_text("".join(
         json.dumps({"category": i.category, "prompt": i.question()}) + "\n" for i in heldout))
     out = tmp_path / "prompts.jsonl"
-    assert write_prompts(["--corpus", str(tmp_path), "--novel", "15", "--corpus-questions", "5", "--out", str(out)]) == 0
+    args = ["--corpus", str(tmp_path), "--novel", "15", "--corpus-questions", "5", "--out", str(out)]
+    assert write_prompts(args) == 0
     prompts = [json.loads(line) for line in out.read_text().splitlines()]
     questions = {i.question() for i in train}
     assert len(prompts) == 20
