@@ -41,13 +41,15 @@ def _totals(summaries: list[GenerationSummary]) -> dict:
             "tau": round(generated / max(1, cycles), 3), "acceptance": round(accepted / max(1, drafted), 4)}
 
 
-def heldout_tau(engine, prompts: list[dict], max_tokens: int = 128, block_size: int | None = None) -> dict:
-    """{"all": totals, "by_category": {category: totals}} over greedy DFlash generations."""
+def heldout_tau(engine, prompts: list[dict], max_tokens: int = 128, block_size: int | None = None,
+                temperature: float = 0.0, seed: int | None = None) -> dict:
+    """{"all": totals, "by_category": {category: totals}} over DFlash generations (greedy, or sampled at
+    `temperature`; a seed makes that reproducible)."""
     per_category: dict[str, list[GenerationSummary]] = defaultdict(list)
     for p in prompts:
         engine.reset()
         events = list(engine.generate(engine.encode_chat(p["messages"]), max_tokens=max_tokens, mode="dflash",
-                                      block_size=block_size))
+                                      block_size=block_size, temperature=temperature, seed=seed))
         summary = events[-1]
         if summary.error:
             raise RuntimeError(summary.error)
@@ -65,9 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=Path, required=True)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--seed", type=int)
     args = parser.parse_args(argv)
     engine = Engine.load(args.target, args.draft)
-    print(json.dumps(heldout_tau(engine, load_prompts(args.prompts, args.limit), args.max_tokens), indent=2))
+    result = heldout_tau(engine, load_prompts(args.prompts, args.limit), args.max_tokens,
+                         temperature=args.temperature, seed=args.seed)
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -25,14 +25,19 @@ mx = import_mlx()
 from mlx_lm.models.cache import make_prompt_cache  # noqa: E402
 
 
-def greedy_batch(model, prompts: mx.array, max_tokens: int) -> np.ndarray:
-    """Greedy continuations [B, max_tokens] of equal-length prompts [B, T]."""
+def greedy_batch(model, prompts: mx.array, max_tokens: int, temperature: float = 0.0) -> np.ndarray:
+    """Continuations [B, max_tokens] of equal-length prompts [B, T]: greedy, or sampled at `temperature`
+    (text a draft meets when users sample; the random stream is MLX's global one, seeded by the caller)."""
+    def choose(logits: mx.array) -> mx.array:
+        if temperature > 0:
+            return mx.random.categorical(logits.astype(mx.float32) / temperature, axis=-1)
+        return mx.argmax(logits, axis=-1)
+
     cache = make_prompt_cache(model)
-    logits = model(prompts, cache=cache)[:, -1]
-    token = mx.argmax(logits, axis=-1)
+    token = choose(model(prompts, cache=cache)[:, -1])
     out = [token]
     for _ in range(max_tokens - 1):
-        token = mx.argmax(model(token[:, None], cache=cache)[:, -1], axis=-1)
+        token = choose(model(token[:, None], cache=cache)[:, -1])
         mx.async_eval(token)
         out.append(token)
     return np.array(mx.stack(out, axis=1))
@@ -47,8 +52,9 @@ def cut_at_stop(tokens: list[int], stop_ids: set[int]) -> list[int]:
 
 
 def generate_answers(model, tokenizer, prompts: list[dict], out: Path, max_tokens: int = 256,
-                     batch_size: int = 512, log=None) -> int:
-    """Write the target's greedy answer to every prompt to `out` (JSONL); return the tokens generated."""
+                     batch_size: int = 512, log=None, temperature: float = 0.0, append: bool = False) -> int:
+    """Write the target's greedy (or, with temperature > 0, sampled) answer to every prompt to `out` (JSONL;
+    appended to it with append=True); return the tokens generated."""
     say = log or (lambda s: print(s, file=sys.stderr, flush=True))
     stop_ids = set(tokenizer.eos_token_ids or [])
     by_length: dict[int, list[list[int]]] = defaultdict(list)
@@ -56,12 +62,12 @@ def generate_answers(model, tokenizer, prompts: list[dict], out: Path, max_token
         ids = tokenizer.apply_chat_template(p["messages"], add_generation_prompt=True, tokenize=True)
         by_length[len(ids)].append(list(ids))
     total, done, start = 0, 0, time.perf_counter()
-    with open(out, "w") as f:
+    with open(out, "a" if append else "w") as f:
         for length in sorted(by_length):
             group = by_length[length]
             for i in range(0, len(group), batch_size):
                 chunk = group[i:i + batch_size]
-                answers = greedy_batch(model, mx.array(chunk), max_tokens)
+                answers = greedy_batch(model, mx.array(chunk), max_tokens, temperature)
                 for prompt, answer in zip(chunk, answers.tolist()):
                     answer = cut_at_stop(answer, stop_ids)
                     f.write(json.dumps({"ids": prompt + answer, "loss_from": len(prompt)}) + "\n")

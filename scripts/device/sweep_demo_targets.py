@@ -29,6 +29,8 @@ from pathlib import Path
 
 from build_demo_pair import DEMO_DRAFT
 
+from dflash_tui.mlx_setup import import_mlx
+
 from dflash_tui.train import loop
 from dflash_tui.train.demo_target import train_demo_target
 from dflash_tui.train.evaluate import heldout_tau, load_prompts
@@ -36,6 +38,7 @@ from dflash_tui.train.novel_prompts import draft_prompts
 from dflash_tui.train.self_distill import generate_answers
 from dflash_tui.train.trainer import DraftTraining, load_target, train_draft
 
+mx = import_mlx()
 WEIGHT_FILES = ("config.json", "model.safetensors")
 
 
@@ -64,6 +67,9 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=540)
     parser.add_argument("--reuse-target", type=Path, help="a trained target (skip pretraining)")
     parser.add_argument("--draft-objectives", default="ce", help="ce, distill or both (with --reuse-target)")
+    parser.add_argument("--sampled-answers", type=int, default=0,
+                        help="also answer this many of the prompts by sampling (text users meet at T > 0)")
+    parser.add_argument("--sample-temperature", type=float, default=0.7)
     parser.add_argument("--heldout-limit", type=int, default=0, help="evaluate on the first N held-out prompts "
                         "(0 = all 80; a smoke run on the CPU uses a few)")
     args = parser.parse_args()
@@ -89,7 +95,7 @@ def main() -> int:
     if args.heldout_limit:
         heldout = heldout[::max(1, len(heldout) // args.heldout_limit)][:args.heldout_limit]
     results = []
-    per_variant = args.draft_seconds + 65
+    per_variant = args.draft_seconds + 90
     answers = work / "answers.jsonl"
     made_for = None
     for i, (label, target_dir, objective) in enumerate(variants):
@@ -104,6 +110,11 @@ def main() -> int:
             target, tokenizer, _ = load_target(target_dir, "float32")
             generate_answers(target.model, tokenizer, prompts, answers, max_tokens=args.answer_tokens,
                              batch_size=1024)
+            if args.sampled_answers:
+                mx.random.seed(0)
+                generate_answers(target.model, tokenizer, prompts[:args.sampled_answers], answers,
+                                 max_tokens=args.answer_tokens, batch_size=1024,
+                                 temperature=args.sample_temperature, append=True)
             del target
             made_for = target_dir
         run = DraftTraining(steps=100000, batch_size=64, seq_len=384, blocks_per_row=32, lr=3e-3, warmup=200,
@@ -118,6 +129,7 @@ def main() -> int:
         engine = Engine.load(target_dir, draft_dir)
         result = {"variant": label, "objective": objective, "draft_losses": run.losses[-5:],
                   "heldout": heldout_tau(engine, heldout, max_tokens=128),
+                  "heldout_t07": heldout_tau(engine, heldout, max_tokens=128, temperature=0.7, seed=0)["all"],
                   "samples": sample_answers(engine, heldout), "seconds": round(time.perf_counter() - v0)}
         results.append(result)
         print(json.dumps(result, indent=1), flush=True)
