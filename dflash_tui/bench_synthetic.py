@@ -259,6 +259,25 @@ class EngineTimer:
 
         return self.clock.median_ms(run, after=lambda: self._rollback(self._record, 1))
 
+    def chained_ms(self, tokens: int, passes: int = 8) -> float:
+        """Device time per target pass of `tokens` tokens with no host wait between passes: `passes` of them
+        queued back to back (each rolled back to one kept token, lazily) and evaluated once. Beside the synced
+        verify and decode figures it splits a pass's cost into device work and host round trips."""
+        mx = import_mlx()
+        target, block = self.pair.target, ([self.staged] + self.drafts)[:tokens]
+
+        def run():
+            outs = []
+            for _ in range(passes):
+                logits, _, record = target.forward(mx.array([block]), self.state.cache, self.pair.taps, record=True)
+                outs.append(mx.argmax(logits[0, -1]))
+                if tokens > 1:
+                    target.rollback(self.state.cache, record, 1)
+                self.pos += 1
+            mx.eval(outs + _gdn_cache_arrays(self.state.cache))
+
+        return self.clock.median_ms(run) / passes
+
     def rollback_ms(self) -> float:
         def prepare():
             self._record = self._verify()[1]
@@ -460,6 +479,8 @@ def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep
             gdn_cuda.set_layers_enabled(True)
     r["cycle_timed_ms"] = timer.cycle_timed_ms()  # every 8th cycle: a host sync after each phase
     r["cycle_host_ms"] = timer.cycle_host_ms()  # building the cycle's graph: the device idles meanwhile
+    r["verify_chained_ms"] = timer.chained_ms(block)  # device time per pass, no host wait in between
+    r["decode_chained_ms"] = timer.chained_ms(1)
     if stable_shapes.enabled():  # the same with exact key lengths (a new cuDNN graph per cycle)
         stable_shapes.set_enabled(False)
         try:
@@ -554,6 +575,14 @@ def format_table(results: dict) -> str:
                 + f" {r.get('speedup_timed', {}).get('6.5', float('nan')):>6.2f}"
                 + f" {r.get('speedup_exact', {}).get('6.5', float('nan')):>6.2f}"
                 + f" {r['prefill_tps']:>9.0f} {op_v:>8} {op_x:>8} {op_p:>7}")
+    for kind, res in results.items():  # device time per pass, 8 passes queued back to back
+        for r in res["contexts"]:
+            if "verify_chained_ms" in r:
+                lines.append(f"chained, {res['name'][:28]} at {r['context']}: verify "
+                             f"{r['verify_chained_ms']:.2f} ms a pass, decode {r['decode_chained_ms']:.2f} ms "
+                             f"({r['verify_chained_ms'] / r['decode_chained_ms']:.2f}x); synced: verify "
+                             f"{r['verify_ms']:.2f}, mlx-lm decode {r['decode_ms']:.2f}; cycle graph built on the "
+                             f"host in {r.get('cycle_host_ms', float('nan')):.2f} ms")
     for kind, res in results.items():  # the rollback's alternatives, measured side by side
         for r in res["contexts"]:
             if "cycle_evaluated_rollback_ms" not in r:
