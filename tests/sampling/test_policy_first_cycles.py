@@ -120,3 +120,20 @@ def test_a_topic_the_draft_knows_gets_dflash_back_after_one_it_does_not():
     best = max(topic_answers(None, [0.9] * 20, fixed=b)[0.9] for b in (4, 8, 16))
     assert good >= best, f"good topic {good:.3f} tok/s vs best fixed {best:.3f}"
     assert bad >= 0.9, f"bad topic {bad:.3f} tok/s vs plain 1.0"
+
+
+def test_a_new_answer_opens_plain_then_probes_and_keeps_little_of_the_last_answers_acceptance():
+    from dflash_tui.engine.policy import ANSWER_CARRYOVER, OPENING_PLAIN
+
+    policy = BlockPolicy(16)
+    simulate(policy, 1.0, cpu_cycle, 0.9, tokens=300)  # DFlash measured and winning
+    passed = list(policy._passed)
+    policy.start_answer()
+    first = policy.choose()
+    assert first.block_size == 1 and first.plain_steps == OPENING_PLAIN, first
+    assert policy._passed[1] == passed[1] * ANSWER_CARRYOVER
+    policy.observe_plain(OPENING_PLAIN, [1.0] * (OPENING_PLAIN - 1))
+    assert policy.choose().block_size > 1  # the probe after the opening
+    fresh = BlockPolicy(16)
+    fresh.start_answer()  # nothing measured yet: the usual start (measure plain, then probe)
+    assert fresh.choose().reason.startswith("auto: measuring plain")
