@@ -138,6 +138,7 @@ class PolicyResult:
     auto_blocks: dict[int, int] = field(default_factory=dict)  # tokens per block size in auto's median run
     stat: str = "median"  # which tok/s the ratios compare: "median" or "best" (fastest run)
     control: ModeResult | None = None  # plain decoding again: how far two identical variants drift apart
+    paired: dict[str, float] = field(default_factory=dict)  # variant -> median over rounds of its tok/s / plain's
 
     def tps(self, result: ModeResult) -> float:
         return result.best_generation_tps if self.stat == "best" else result.generation_tps
@@ -190,9 +191,15 @@ def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int 
                 run_seed = None if seed is None else seed + i
                 per[label].append(run_once(engine, ids, mode, max_tokens, b, temperature, run_seed, rule))
         autos = sorted(per["auto"], key=lambda r: r.generation_tps)
+        # Round i's runs sit next to each other in time: the median of their ratios to plain's run of the same
+        # round cancels most of a machine's drift (this CPU's speed was seen to halve within a minute).
+        paired = {label: statistics.median(r.generation_tps / p.generation_tps for r, p in zip(runs, per["plain"])
+                                           if p.generation_tps)
+                  for label, runs in per.items() if label != "plain"}
         result = PolicyResult(prompt, _median_result(per["plain"]), _median_result(per["auto"]),
                               {b: _median_result(per[f"b{b}"]) for b in block_sizes},
-                              dict(autos[len(autos) // 2].block_tokens), stat, _median_result(per["control"]))
+                              dict(autos[len(autos) // 2].block_tokens), stat, _median_result(per["control"]),
+                              paired)
         results.append(result)
         progress(f"  {prompt[:50]!r}: auto {result.auto_vs_plain:.2f}x plain, "
                  f"{result.auto_vs_best_fixed:.2f}x best fixed (b{result.best_fixed})")
@@ -216,6 +223,13 @@ def format_policy_table(results: list[PolicyResult]) -> str:
         lines.append(f"geometric mean over prompts: auto/plain {geo([r.auto_vs_plain for r in results]):.3f}x, "
                      f"auto/best fixed {geo([r.auto_vs_best_fixed for r in results]):.3f}x, "
                      f"plain/plain {geo([r.control_vs_plain for r in results]):.3f}x")
+        if all(r.paired for r in results):
+            lines.append("paired by round (median over rounds of a run's tok/s over plain's run in the same round): "
+                         + "; ".join(f"{r.prompt[:16]} auto {r.paired['auto']:.3f}x ctrl {r.paired['control']:.3f}x"
+                                     for r in results))
+            controls = [r.paired["control"] for r in results]
+            lines.append(f"paired: worst auto/plain {min(r.paired['auto'] for r in results):.3f}x, noise floor "
+                         f"{min(controls):.3f}x..{max(controls):.3f}x")
         lines.append(f"worst auto/plain {min(r.auto_vs_plain for r in results):.3f}x, "
                      f"worst auto/best fixed {min(r.auto_vs_best_fixed for r in results):.3f}x; "
                      f"noise floor (plain measured twice): {min(r.control_vs_plain for r in results):.3f}x.."
@@ -231,7 +245,7 @@ def policy_to_json(results: list[PolicyResult], meta: dict) -> str:
                      "fixed": {str(b): asdict(m) for b, m in r.fixed.items()},
                      "auto_block_tokens": {str(b): n for b, n in r.auto_blocks.items()},
                      "auto_vs_plain": r.auto_vs_plain, "auto_vs_best_fixed": r.auto_vs_best_fixed,
-                     "best_fixed": r.best_fixed, "stat": r.stat} for r in results],
+                     "best_fixed": r.best_fixed, "stat": r.stat, "paired_vs_plain": r.paired} for r in results],
         "worst_auto_vs_plain": min((r.auto_vs_plain for r in results), default=None),
         "worst_auto_vs_best_fixed": min((r.auto_vs_best_fixed for r in results), default=None),
     }, indent=2)

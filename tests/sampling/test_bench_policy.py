@@ -22,6 +22,8 @@ def test_policy_bench_reports_auto_plain_and_each_fixed_size(engine):
     best = dataclasses.replace(r, stat="best")
     assert best.auto_vs_plain == r.auto.best_generation_tps / r.plain.best_generation_tps
     assert "fastest run" in format_policy_table([best])
+    assert set(r.paired) == {"auto", "b4", "b8", "control"} and all(v > 0 for v in r.paired.values())
+    assert "paired: worst auto/plain" in table
     data = json.loads(policy_to_json(results, {"runs": 2}))
     assert data["results"][0]["fixed"].keys() == {"4", "8"}
     assert data["worst_auto_vs_plain"] == r.auto_vs_plain
