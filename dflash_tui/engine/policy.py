@@ -66,7 +66,7 @@ FEW_COST_SAMPLES = 3  # below this many cycles a size's own cost is re-checked h
 FULL_EVIDENCE_CYCLES = 16  # DFlash cycles after which plain stretches reach their full length
 MIN_EVIDENCE_CYCLES = 4  # DFlash cycles a session runs before acceptance alone may rule DFlash out
 ANSWER_CARRYOVER = 0.1  # weight of earlier answers' acceptance evidence when a new answer starts
-OPENING_PLAIN = 16  # plain tokens an answer opens with once DFlash was measured (openings draft worst)
+OPENING_PLAIN = 16  # plain tokens an answer opens with once DFlash has won (openings draft worst)
 ANSWER_EVIDENCE_CYCLES = 2  # DFlash cycles a new answer runs before acceptance alone may rule DFlash out,
 #                             once DFlash has won in this session (one probe at a hard spot is no verdict)
 
@@ -111,15 +111,16 @@ class BlockPolicy:
     def start_answer(self) -> None:
         """A new answer: acceptance follows the text, and a new prompt can change it completely (one
         topic the draft knows, the next one it does not), so earlier answers' acceptance keeps
-        ANSWER_CARRYOVER of its weight; the answer opens with OPENING_PLAIN plain tokens (drafts
-        predict openings worst: on the demo pair tau is 2.0 over an answer's first 8 tokens and 3.7
-        after its 64th) and then probes DFlash, whatever was running before. Costs are the
-        machine's and are kept. Once DFlash has won in this session, a new answer's first
-        ANSWER_EVIDENCE_CYCLES DFlash cycles run before acceptance alone may send it back to plain."""
+        ANSWER_CARRYOVER of its weight. Once DFlash has won in this session, the answer opens with
+        OPENING_PLAIN plain tokens (drafts predict openings worst: on the demo pair tau is 2.0 over an
+        answer's first 8 tokens and 3.7 after its 64th), then probes DFlash whatever was running before,
+        and runs ANSWER_EVIDENCE_CYCLES DFlash cycles before acceptance alone may send it back to plain.
+        A draft that never won keeps its plain stretch: a probe per answer would cost it a few percent
+        of every short answer. Costs are the machine's and are kept."""
         self._reached = [x * ANSWER_CARRYOVER for x in self._reached]
         self._passed = [x * ANSWER_CARRYOVER for x in self._passed]
-        if self.measured(1) and any(self.measured(b) for b in self.dflash_sizes):
-            self._plain_left = self._last_run = OPENING_PLAIN  # then a probe (a stretch left over ends here too)
+        if self._won:  # then a probe (a plain stretch left over ends here too)
+            self._plain_left = self._last_run = OPENING_PLAIN
             self._probe_due = False
         self._answer_evidence = ANSWER_EVIDENCE_CYCLES if self._won else 0
 
