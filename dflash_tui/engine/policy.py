@@ -66,6 +66,7 @@ FEW_COST_SAMPLES = 3  # below this many cycles a size's own cost is re-checked h
 FULL_EVIDENCE_CYCLES = 16  # DFlash cycles after which plain stretches reach their full length
 MIN_EVIDENCE_CYCLES = 4  # DFlash cycles a session runs before acceptance alone may rule DFlash out
 ANSWER_CARRYOVER = 0.1  # weight of earlier answers' acceptance evidence when a new answer starts
+LOSING_EVIDENCE_KEPT = 4.0  # ...but while DFlash has never won, at least this many cycles' worth is kept
 OPENING_PLAIN = 16  # plain tokens an answer opens with once DFlash has won (openings draft worst)
 ANSWER_EVIDENCE_CYCLES = 2  # DFlash cycles a new answer runs before acceptance alone may rule DFlash out,
 #                             once DFlash has won in this session (one probe at a hard spot is no verdict)
@@ -109,20 +110,25 @@ class BlockPolicy:
     # -- measurements ------------------------------------------------------------------------------
 
     def start_answer(self) -> None:
-        """A new answer: acceptance follows the text, and a new prompt can change it completely (one
-        topic the draft knows, the next one it does not), so earlier answers' acceptance keeps
-        ANSWER_CARRYOVER of its weight. Once DFlash has won in this session, the answer opens with
-        OPENING_PLAIN plain tokens (drafts predict openings worst: on the demo pair tau is 2.0 over an
-        answer's first 8 tokens and 3.7 after its 64th), then probes DFlash whatever was running before,
-        and runs ANSWER_EVIDENCE_CYCLES DFlash cycles before acceptance alone may send it back to plain.
-        A draft that never won keeps its plain stretch: a probe per answer would cost it a few percent
-        of every short answer. Costs are the machine's and are kept."""
-        self._reached = [x * ANSWER_CARRYOVER for x in self._reached]
-        self._passed = [x * ANSWER_CARRYOVER for x in self._passed]
-        if self._won:  # then a probe (a plain stretch left over ends here too)
-            self._plain_left = self._last_run = OPENING_PLAIN
-            self._probe_due = False
-        self._answer_evidence = ANSWER_EVIDENCE_CYCLES if self._won else 0
+        """A new answer. Once DFlash has won in this session, a new prompt can change acceptance completely
+        (one topic the draft knows, the next one it does not), so earlier answers' acceptance keeps
+        ANSWER_CARRYOVER of its weight, the answer opens with OPENING_PLAIN plain tokens (drafts predict
+        openings worst: on the demo pair tau is 2.0 over an answer's first 8 tokens and 3.7 after its
+        64th), then probes DFlash whatever was running before, and runs ANSWER_EVIDENCE_CYCLES DFlash
+        cycles before acceptance alone may send it back to plain. While DFlash has never won, the
+        acceptance keeps at least LOSING_EVIDENCE_KEPT cycles' worth and the plain stretch goes on:
+        forgetting more re-explored a losing draft (seen: 9 losing cycles in one answer), and a probe per
+        answer costs a few percent of every short answer. Costs are always kept."""
+        n = self._reached[1]
+        keep = ANSWER_CARRYOVER * n if self._won else max(ANSWER_CARRYOVER * n, min(n, LOSING_EVIDENCE_KEPT))
+        scale = keep / n if n > 0 else 1.0
+        self._reached = [x * scale for x in self._reached]
+        self._passed = [x * scale for x in self._passed]
+        if not self._won:
+            return
+        self._plain_left = self._last_run = OPENING_PLAIN  # then a probe (a plain stretch left over ends here too)
+        self._probe_due = False
+        self._answer_evidence = ANSWER_EVIDENCE_CYCLES
 
     def observe_cycle(self, block_size: int, accepted: int, seconds: float) -> None:
         self._record_cost(block_size, seconds, RECENT_CYCLES)
