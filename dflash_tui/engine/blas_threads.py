@@ -23,6 +23,7 @@ from .. import mlx_setup
 mx = mlx_setup.import_mlx()
 
 WIDE_FROM = 2  # passes of at least this many tokens count as block-wide
+MAX_CALIBRATION_RUN_MS = 100.0  # the demo target's run takes about 20 ms here
 
 
 def _library():
@@ -76,15 +77,21 @@ class ThreadPlan:
 def calibrate(run_narrow: Callable[[], None], repeats: int = 5,
               clock: Callable[[], float] = time.perf_counter) -> ThreadPlan | None:
     """Time a run of one-token steps with 1 thread and with OpenBLAS's default count; block-wide passes
-    keep the default (they gained from every core in every run measured here). None: nothing to choose."""
+    keep the default (they gained from every core in every run measured here). None: nothing to choose,
+    or a model whose run takes over MAX_CALIBRATION_RUN_MS (a big one: its matrices gain from every core,
+    and twenty runs of it would hold up loading)."""
     default = default_threads()
     if default is None or default <= 1:
+        return None
+    t0 = clock()
+    run_narrow()  # warm-up: allocations and first-use costs
+    if 1000 * (clock() - t0) > MAX_CALIBRATION_RUN_MS:
         return None
     timings: dict[int, float] = {}
     try:
         for n in (default, 1, default, 1):  # alternated: a drift in the machine's speed hits both alike
             set_threads(n)
-            run_narrow()  # warm-up: allocations and first-use costs
+            run_narrow()  # the first run after a switch pays for it
             samples = []
             for _ in range(repeats):
                 t0 = clock()

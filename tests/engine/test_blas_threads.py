@@ -32,6 +32,14 @@ def test_calibration_keeps_the_faster_thread_count_for_one_token_steps_and_resto
 
 
 @needs_threads
+def test_a_model_too_big_to_time_quickly_keeps_the_default_threads():
+    """Twenty runs of a big model's steps would hold up loading, and its matrices gain from every core."""
+    run, clock = virtual_run(blas_threads.MAX_CALIBRATION_RUN_MS * 2, blas_threads.MAX_CALIBRATION_RUN_MS * 2)
+    assert calibrate(run, clock=clock) is None
+    assert current_threads() == DEFAULT
+
+
+@needs_threads
 def test_the_switch_sets_the_count_by_pass_width():
     switch = ThreadSwitch(ThreadPlan(narrow=1, wide=DEFAULT, timings_ms={}))
     try:
