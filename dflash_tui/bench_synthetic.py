@@ -450,6 +450,17 @@ def layer_breakdown(pair: SyntheticPair, context: int, block: int, repeats: int)
     out["mlp_1_ms"] = clock.median_ms(lambda: mx.eval(mlp(x[:, :1])))
     out["head_ms"] = clock.median_ms(lambda: mx.eval(target.head(x)))
     out["head_1_ms"] = clock.median_ms(lambda: mx.eval(target.head(x[:, :1])))
+
+    def chained(h, times: int = 20):  # device time of one MLP: `times` of them queued, one wait
+        def run():
+            y = h
+            for _ in range(times):
+                y = mlp(y)
+            mx.eval(y)
+        return clock.median_ms(run) / times
+
+    out["mlp_chained_ms"] = chained(x)  # a block of tokens: the verify's matmul shape
+    out["mlp_1_chained_ms"] = chained(x[:, :1])  # one token: decode's
     return out
 
 
