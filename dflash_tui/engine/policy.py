@@ -119,7 +119,7 @@ class BlockPolicy:
         acceptance keeps at least LOSING_EVIDENCE_KEPT cycles' worth and the plain stretch goes on:
         forgetting more re-explored a losing draft (seen: 9 losing cycles in one answer), and a probe per
         answer costs a few percent of every short answer. Costs are always kept."""
-        n = self._reached[1]
+        n = self._reached[1] if len(self._reached) > 1 else 0.0  # a policy pinned to plain has no positions
         keep = ANSWER_CARRYOVER * n if self._won else max(ANSWER_CARRYOVER * n, min(n, LOSING_EVIDENCE_KEPT))
         scale = keep / n if n > 0 else 1.0
         self._reached = [x * scale for x in self._reached]
@@ -152,7 +152,21 @@ class BlockPolicy:
             self._probe_due = self._plain_left == 0
 
     def _record_cost(self, b: int, seconds: float, keep: int) -> None:
-        self._costs.setdefault(b, deque(maxlen=keep)).append(seconds)
+        """Plain steps in seconds; DFlash cycles in plain steps of the moment, so a machine whose speed
+        drifts (this CPU's halved within a minute) does not make sizes measured at different times look
+        cheaper or dearer than plain decoding."""
+        value = seconds if b == 1 else seconds / self._plain_step()
+        self._costs.setdefault(b, deque(maxlen=keep)).append(value)
+
+    def _plain_step(self) -> float:
+        """A plain step's cost now (the unit of DFlash cycle costs); 1.0 before one was measured (a pinned
+        size never compares with plain decoding)."""
+        return _lower_quartile(self._costs[1]) if 1 in self._costs else 1.0
+
+    def _cost_of(self, b: int) -> float:
+        """Seconds per cycle at a measured size b, at the machine's current speed."""
+        quartile = _lower_quartile(self._costs[b])
+        return quartile if b == 1 else quartile * self._plain_step()
 
     # -- estimates ---------------------------------------------------------------------------------
 
@@ -182,7 +196,7 @@ class BlockPolicy:
     def estimated_cost(self, b: int) -> float | None:
         """Seconds per cycle at b (b = 1: per plain step); for a size never run, from the others."""
         if b in self._costs:
-            return _lower_quartile(self._costs[b])
+            return self._cost_of(b)
         return self._interpolated_cost(b)
 
     def _hopeful_cost(self, b: int) -> float | None:
@@ -196,9 +210,9 @@ class BlockPolicy:
     def _interpolated_cost(self, b: int) -> float | None:
         """b's cost from the other measured DFlash sizes: linear between them, a plain step standing
         for size 1 below them, the largest measured cost above them."""
-        known = {k: _lower_quartile(v) for k, v in self._costs.items() if 1 < k != b}
+        known = {k: self._cost_of(k) for k in self._costs if 1 < k != b}
         if known and 1 in self._costs and b < min(known):  # a 1-token "cycle" costs about a plain step
-            known[1] = _lower_quartile(self._costs[1])
+            known[1] = self._cost_of(1)
         below = [k for k in known if k < b]
         above = [k for k in known if k > b]
         if below and above:

@@ -137,3 +137,9 @@ def test_a_new_answer_opens_plain_then_probes_and_keeps_little_of_the_last_answe
     fresh = BlockPolicy(16)
     fresh.start_answer()  # nothing measured yet: the usual start (measure plain, then probe)
     assert fresh.choose().reason.startswith("auto: measuring plain")
+
+
+def test_a_policy_pinned_to_plain_decoding_starts_answers_plainly():
+    policy = BlockPolicy(16, pinned=1)
+    policy.start_answer()
+    assert policy.choose().block_size == 1
