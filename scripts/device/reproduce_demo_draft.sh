@@ -4,12 +4,7 @@
 # Needs /tmp/site from an earlier call (scripts/device/build_demo_pair.sh installs it) or .whlB + /tmp/part.aa,
 # and .work/corpus carried. TIME_BUDGET (default 250) is the draft's training time in seconds.
 set -o pipefail
-WHL=/tmp/mlx_cuda_13-0.32.4-py3-none-manylinux_2_35_x86_64.whl
-if [ ! -d /tmp/site/mlx ]; then
-  cat /tmp/part.aa .whlB/part.ab > $WHL || exit 1
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site $WHL .whlB/mlx-0.32.4-*.whl .whlB/mlx_lm-*.whl || exit 1
-fi
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+source scripts/device/mlx_cuda_env.sh
 {
   python3 -m dflash_tui.train.novel_prompts --corpus .work/corpus --novel 50000 --corpus-questions 27000 \
     --out /tmp/prompts.jsonl &&
