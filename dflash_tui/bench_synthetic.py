@@ -317,18 +317,17 @@ class EngineTimer:
 
         target = self.pair.target
         run_draft = draft_logits(target, self.pair.draft, self.state)
-        record = None
+        built: dict = {}
 
         def build():
-            nonlocal record
             drafts = _argmax_rows(run_draft(self.staged, self.pos, self.block))
             verify_in = mx.concatenate([mx.array([self.staged], dtype=mx.int32), drafts])[None]
-            logits, _, record = target.forward(verify_in, self.state.cache, self.pair.taps, record=True)
-            self._built = (_argmax_rows(logits[0]), drafts)
+            logits, _, built["record"] = target.forward(verify_in, self.state.cache, self.pair.taps, record=True)
+            built["out"] = (_argmax_rows(logits[0]), drafts)
 
         def settle():
-            mx.eval(self._built)
-            self._rollback(record, 1)
+            mx.eval(built["out"])
+            self._rollback(built["record"], 1)
 
         return self.clock.median_ms(build, after=settle)
 
@@ -561,7 +560,8 @@ def goals(results: dict) -> dict:
 
 def format_table(results: dict) -> str:
     head = (f"{'target':<28} {'ctx':>6} {'decode':>7} {'draft':>6} {'verify':>7} {'v/dec':>6} {'rollbk':>6} "
-            f"{'rb%':>5} {'rb%cyc':>6} {'cycle':>7} {'host':>6} " + " ".join(f"{'x@' + format(t, 'g'):>6}" for t in TAUS) +
+            f"{'rb%':>5} {'rb%cyc':>6} {'cycle':>7} {'host':>6} "
+            + " ".join(f"{'x@' + format(t, 'g'):>6}" for t in TAUS) +
             f" {'timed':>6} {'exact':>6} {'prefill':>9} {'v/dec op':>8} {'x@6.5 op':>8} {'pf x op':>7}")
     lines = ["times in ms; cycle = the engine's greedy cycle (draft + verify in one graph, one host sync, "
              "rollback and context append queued); rb% = a synced rollback / cycle, rb%cyc = what the rollback "

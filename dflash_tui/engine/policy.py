@@ -29,8 +29,8 @@ would still beat plain decoding, so a near break-even draft gets enough
 cycles to be judged, and the first MIN_EVIDENCE_CYCLES DFlash cycles of a
 session always run unless even full acceptance could not beat plain decoding
 (the first block after a prompt is often rejected whatever the draft's
-quality: one such cycle is no verdict). Each new answer
-(start_answer) keeps only ANSWER_CARRYOVER of the acceptance evidence so far. It
+quality: one such cycle is no verdict). Each new answer (start_answer) weighs
+the acceptance seen so far less, more so once DFlash has won (see there). It
 starts by measuring a few plain steps, then probes DFlash at the largest size
 (its acceptance covers every position). When plain decoding wins it decodes a stretch of plain tokens, then
 re-probes DFlash with one cycle (the context grows, so the answer can
