@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 from dflash_tui.train import loop
 from dflash_tui.train.demo_target import train_demo_target
 from dflash_tui.train.evaluate import heldout_tau, load_prompts
-from dflash_tui.train.novel_prompts import corpus_questions, heldout_subjects, invent_prompts
+from dflash_tui.train.novel_prompts import draft_prompts
 from dflash_tui.train.self_distill import generate_answers
 from dflash_tui.train.trainer import DraftShape, DraftTraining, load_target, train_draft
 
@@ -69,11 +68,7 @@ def main() -> int:
 
     # fp32 like the CPU the pair ships for, so the greedy answers are the ones the app will see
     target, tokenizer, _ = load_target(work / "target", "float32")
-    questions = corpus_questions(corpus)
-    prompts = invent_prompts(questions, heldout_subjects(corpus), args.novel_prompts)
-    if args.answer_training_prompts:
-        sample = random.Random(0).sample(questions, min(len(questions), args.answer_training_prompts))
-        prompts += [{"messages": [{"role": "user", "content": q}], "category": c} for c, q in sample]
+    prompts = draft_prompts(corpus, args.novel_prompts, args.answer_training_prompts)
     generate_answers(target.model, tokenizer, prompts, work / "novel_answers.jsonl",
                      max_tokens=args.answer_tokens, batch_size=1024)
     print(f"answers done at {time.perf_counter() - t0:.0f}s", flush=True)
