@@ -4,8 +4,10 @@ A checkpoint folder holds config.json (architectures DFlashDraftModel,
 dflash_config with target_layer_ids and mask_token_id, block_size) and
 model.safetensors in bf16: the engine loads it like any published draft. The
 target's tokenizer files are copied beside them, as published drafts do.
-trainer/ (step, optimizer moments) is only for `--resume`; it sits in a
-subfolder so the engine's `*.safetensors` glob never sees it.
+trainer/ (step, seconds trained, optimizer moments and the fp32 weights) is
+only for `--resume`; it sits in a subfolder so the engine's `*.safetensors`
+glob never sees it. The fp32 copy matters: resuming from the bf16 weights
+would round away the small updates of a long run's last steps.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 STATE_FILE = "trainer/state.json"
 OPTIMIZER_FILE = "trainer/optimizer.safetensors"
+WEIGHTS_FILE = "trainer/weights.safetensors"
 
 
 def save_model_bf16(out: Path, model, config: dict) -> None:
@@ -41,17 +44,20 @@ def save_draft(out: Path, draft, config: dict, target_path: Path | None = None) 
             shutil.copyfile(Path(target_path) / name, out / name)
 
 
-def save_training_state(out: Path, step: int, optimizer, extra: dict) -> None:
+def save_training_state(out: Path, step: int, optimizer, extra: dict, model=None) -> None:
     state = {k: v for k, v in tree_flatten(optimizer.state) if isinstance(v, mx.array)}
     (Path(out) / STATE_FILE).parent.mkdir(parents=True, exist_ok=True)
     mx.save_safetensors(str(Path(out) / OPTIMIZER_FILE), state)
+    if model is not None:
+        mx.save_safetensors(str(Path(out) / WEIGHTS_FILE), dict(tree_flatten(model.parameters())))
     (Path(out) / STATE_FILE).write_text(json.dumps({"step": step, **extra}, indent=2))
 
 
 def load_training_state(folder: Path, draft, optimizer) -> dict:
     """Load draft weights and optimizer state from a checkpoint; return its trainer state."""
     folder = Path(folder)
-    weights = mx.load(str(folder / "model.safetensors"))
+    full = folder / WEIGHTS_FILE
+    weights = mx.load(str(full if full.is_file() else folder / "model.safetensors"))
     draft.load_weights([(k, v.astype(mx.float32)) for k, v in weights.items()])
     optimizer.init(draft.trainable_parameters())
     if (folder / OPTIMIZER_FILE).is_file():

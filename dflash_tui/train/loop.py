@@ -31,7 +31,9 @@ class LoopSettings:
     clip: float = 1.0
     log_every: int = 50
     every: int = 0  # call `periodic` every this many steps (0 = never)
-    time_budget_s: float | None = None  # stop early (with a final periodic call) after this long
+    time_budget_s: float | None = None  # the schedule's length in seconds; stop (final periodic call) at its end
+    elapsed_before_s: float = 0.0  # seconds an earlier, resumed run already trained (the schedule goes on)
+    stop_after_s: float | None = None  # this run's own limit (a resumable stint), the schedule unchanged
     stop_below_loss: float | None = None  # stop once a logged window's mean loss falls below this
 
 
@@ -78,8 +80,8 @@ def run(model: nn.Module, loss_fn: Callable, batch_iter: Iterator[tuple], settin
         return loss
 
     losses: list[float] = []
-    start = time.perf_counter()
-    window_start, window_tokens, window_loss, window_steps = start, 0, 0.0, 0
+    start = time.perf_counter() - settings.elapsed_before_s  # the schedule's clock
+    window_start, window_tokens, window_loss, window_steps = time.perf_counter(), 0, 0.0, 0
     for i in range(start_step, settings.steps):
         batch, tokens = next(batch_iter)
         optimizer.learning_rate = mx.array(learning_rate(settings, i, time.perf_counter() - start))
@@ -89,7 +91,9 @@ def run(model: nn.Module, loss_fn: Callable, batch_iter: Iterator[tuple], settin
         window_loss += loss.item()
         window_steps += 1
         last = i + 1 == settings.steps
-        over_budget = settings.time_budget_s is not None and time.perf_counter() - start > settings.time_budget_s
+        over_budget = ((settings.time_budget_s is not None and time.perf_counter() - start > settings.time_budget_s)
+                       or (settings.stop_after_s is not None
+                           and time.perf_counter() - start - settings.elapsed_before_s > settings.stop_after_s))
         if window_steps == settings.log_every or last or over_budget:
             now = time.perf_counter()
             losses.append(window_loss / window_steps)

@@ -78,5 +78,6 @@ def generate_answers(model, tokenizer, prompts: list[dict], out: Path, max_token
     return total
 
 
-def generate_from_file(model, tokenizer, prompts_path: Path, out: Path, **kwargs) -> int:
-    return generate_answers(model, tokenizer, load_prompts(prompts_path), out, **kwargs)
+def generate_from_file(model, tokenizer, prompts_path: Path, out: Path, limit: int | None = None, **kwargs) -> int:
+    """generate_answers for the prompts in a file (the first `limit` of them if given)."""
+    return generate_answers(model, tokenizer, load_prompts(prompts_path, limit), out, **kwargs)

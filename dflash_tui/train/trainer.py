@@ -58,7 +58,8 @@ class DraftTraining:
     eval_every: int = 500
     eval_prompts: int = 24
     eval_max_tokens: int = 96
-    time_budget_s: float | None = None
+    time_budget_s: float | None = None  # the whole schedule, across resumed stints
+    stop_after_s: float | None = None  # this stint's limit (checkpoint written; `--resume` goes on)
     target_dtype: str | None = None  # e.g. "float32" to train against the precision the draft will run with
     warm_start: bool = False  # copy matching tensors from the target's last layers (warm_start.py)
     seed: int = 0
@@ -90,11 +91,15 @@ def new_draft_config(target_config: dict, tokenizer, shape: DraftShape) -> dict:
                         intermediate_size=shape.intermediate_size)
 
 
-def make_batches(target: TargetAdapter, draft: DFlashDraftModel, seqs, run: DraftTraining, pad_id: int):
-    """Endless (arrays for objective.block_loss, tokens) pairs; the target runs here, outside the grad."""
+def make_batches(target: TargetAdapter, draft: DFlashDraftModel, seqs, run: DraftTraining, pad_id: int,
+                 start_step: int = 0):
+    """Endless (arrays for objective.block_loss, tokens) pairs; the target runs here, outside the grad.
+
+    A resumed run draws a fresh order (seeded by its start step), not the first stint's batches again."""
     cfg = draft.config
-    rng = np.random.default_rng(run.seed)
-    for ids, mask in batches(seqs, run.batch_size, run.seq_len, pad_id, random.Random(run.seed)):
+    rng = np.random.default_rng([run.seed, start_step] if start_step else run.seed)
+    order = random.Random(f"{run.seed}:{start_step}" if start_step else run.seed)
+    for ids, mask in batches(seqs, run.batch_size, run.seq_len, pad_id, order):
         anchors = sample_anchors(mask, run.blocks_per_row, cfg.block_size, rng)
         tokens, labels, attn = block_inputs(ids, anchors, cfg.block_size, cfg.mask_token_id)
         features, logits = target_pass(target, mx.array(ids), cfg.target_layer_ids, run.distill)
@@ -127,9 +132,14 @@ def train_draft(target_path: Path, data_paths: list[Path], out: Path, shape: Dra
     mx.random.seed(run.seed)
     draft = DFlashDraftModel(DraftConfig.from_dict(config))
     settings = loop.LoopSettings(steps=run.steps, lr=run.lr, warmup=run.warmup, every=run.eval_every,
-                                 log_every=run.log_every, time_budget_s=run.time_budget_s)
+                                 log_every=run.log_every, time_budget_s=run.time_budget_s,
+                                 stop_after_s=run.stop_after_s)
     optimizer = loop.make_optimizer(settings)
-    start_step = load_training_state(resume, draft, optimizer)["step"] if resume else 0
+    state = load_training_state(resume, draft, optimizer) if resume else {"step": 0}
+    start_step = state["step"]
+    settings.elapsed_before_s = float(state.get("elapsed_s", 0.0))
+    if resume:
+        say(f"resuming at step {start_step} after {settings.elapsed_before_s:.0f}s of training")
     if run.warm_start and not resume:
         say(f"warm start: {len(warm_start_from_target(draft, target))} tensors copied from the target")
     seqs = [s for path in data_paths for s in load_sequences(path, tokenizer, run.seq_len)]
@@ -143,8 +153,10 @@ def train_draft(target_path: Path, data_paths: list[Path], out: Path, shape: Dra
     engine = Engine(target, tokenizer, draft)
 
     def checkpoint(step: int, optimizer) -> None:
+        elapsed = settings.elapsed_before_s + time.perf_counter() - started_at
         save_draft(out, draft, config, target_path)
-        save_training_state(out, step, optimizer, {"target": str(target_path), "data": [str(p) for p in data_paths]})
+        save_training_state(out, step, optimizer, {"target": str(target_path), "data": [str(p) for p in data_paths],
+                                                   "elapsed_s": round(elapsed, 3)}, model=draft)
         if prompts:
             started = time.perf_counter()
             result = heldout_tau(engine, prompts, run.eval_max_tokens)
@@ -152,7 +164,8 @@ def train_draft(target_path: Path, data_paths: list[Path], out: Path, shape: Dra
             say(f"step {step}: held-out tau {result['all']['tau']:.2f}, acceptance "
                 f"{result['all']['acceptance']:.1%} ({time.perf_counter() - started:.0f}s)")
 
-    data = make_batches(target, draft, seqs, run, pad_id)
+    data = make_batches(target, draft, seqs, run, pad_id, start_step)
+    started_at = time.perf_counter()
     run.losses += loop.run(draft, loss_for(target, run, draft.config.block_size), data, settings,
                            optimizer=optimizer, start_step=start_step, periodic=checkpoint)
     return Path(out)

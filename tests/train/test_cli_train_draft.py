@@ -25,3 +25,23 @@ def test_train_draft_generates_answers_then_writes_a_loadable_draft(tiny_target,
 
 def test_train_draft_without_data_is_refused(tiny_target, tmp_path):
     assert main(["train-draft", "--target", str(tiny_target), "--out", str(tmp_path / "d")]) == 2
+
+
+def test_stints_resume_on_the_same_answers_and_sampled_answers_are_added(tiny_target, tmp_path, capsys):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": q}) + "\n"
+                               for q in ("What does ls do?", "What is a list?", "Explain def.")))
+    out = tmp_path / "draft"
+    common = ["train-draft", "--target", str(tiny_target), "--generate-from", str(prompts),
+              "--max-answer-tokens", "12", "--out", str(out), "--layers", "1", "--taps", "1,3",
+              "--steps", "50", "--batch-size", "2", "--seq-len", "64", "--time-budget", "3600",
+              "--stop-after", "0", "--sampled-answers", "2"]
+    assert main(common) == 0
+    answers = (out / "self_distill.jsonl").read_text()
+    assert len(answers.splitlines()) == 5 and not (out / "self_distill.jsonl.part").exists()
+    assert json.loads((out / "trainer" / "state.json").read_text())["step"] == 1
+    capsys.readouterr()
+    assert main(common + ["--resume", str(out)]) == 0
+    assert "reusing the answers" in capsys.readouterr().err
+    assert (out / "self_distill.jsonl").read_text() == answers
+    assert json.loads((out / "trainer" / "state.json").read_text())["step"] == 2

@@ -74,3 +74,31 @@ def test_trains_drafts_for_other_supported_families(family, tiny_target, chats_f
     run = small_run(2)
     train_draft(target, [chats_file], out, SHAPE, run)
     assert Engine.load(target, out).has_draft and run.losses
+
+
+def test_resume_restores_the_fp32_weights_not_their_bf16_rounding(tiny_target, chats_file, tmp_path):
+    from dflash_tui.engine.draft import DFlashDraftModel, DraftConfig
+    from dflash_tui.train.checkpoint import load_training_state
+    from dflash_tui.train.loop import LoopSettings, make_optimizer
+    from mlx.utils import tree_flatten
+
+    out = tmp_path / "draft"
+    train_draft(tiny_target, [chats_file], out, SHAPE, small_run(3))
+    saved = mx.load(str(out / "trainer" / "weights.safetensors"))
+    draft = DFlashDraftModel(DraftConfig.from_dict(json.loads((out / "config.json").read_text())))
+    load_training_state(out, draft, make_optimizer(LoopSettings(steps=1)))
+    restored = dict(tree_flatten(draft.parameters()))
+    assert all(mx.array_equal(restored[k], v) for k, v in saved.items())
+    rounded = [k for k, v in saved.items() if not mx.array_equal(v.astype(mx.bfloat16).astype(mx.float32), v)]
+    assert rounded, "the fp32 weights should hold bits the bf16 checkpoint drops"
+
+
+def test_a_stint_ends_early_and_the_resumed_run_keeps_the_schedules_clock(tiny_target, chats_file, tmp_path):
+    out = tmp_path / "draft"
+    train_draft(tiny_target, [chats_file], out, SHAPE, small_run(50, time_budget_s=3600, stop_after_s=0))
+    first = json.loads((out / STATE_FILE).read_text())
+    assert first["step"] == 1 and first["elapsed_s"] > 0  # stopped after one step, resumable
+    train_draft(tiny_target, [chats_file], out, SHAPE, small_run(50, time_budget_s=3600, stop_after_s=0),
+                resume=out)
+    second = json.loads((out / STATE_FILE).read_text())
+    assert second["step"] == 2 and second["elapsed_s"] > first["elapsed_s"]
