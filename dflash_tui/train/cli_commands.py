@@ -120,3 +120,16 @@ def run_train_draft(args: argparse.Namespace) -> int:
         print(json.dumps(run.log[-1]))
     print(f"draft written to {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dflash_tui.train.cli_commands train-draft ...`: the same command without the app's imports
+    (a training host needs only MLX and mlx-lm)."""
+    parser = argparse.ArgumentParser(prog="dflash-tui")
+    add_train_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -59,7 +59,7 @@ class DraftTraining:
     eval_prompts: int = 24
     eval_max_tokens: int = 96
     time_budget_s: float | None = None  # the whole schedule, across resumed stints
-    stop_after_s: float | None = None  # this stint's limit (checkpoint written; `--resume` goes on)
+    stop_after_s: float | None = None  # this stint's limit from the call on (checkpoint written; `--resume` goes on)
     target_dtype: str | None = None  # e.g. "float32" to train against the precision the draft will run with
     warm_start: bool = False  # copy matching tensors from the target's last layers (warm_start.py)
     seed: int = 0
@@ -126,6 +126,7 @@ def train_draft(target_path: Path, data_paths: list[Path], out: Path, shape: Dra
                 eval_prompts_path: Path | None = None, resume: Path | None = None, log=None) -> Path:
     """Train and write a draft checkpoint to `out`; returns `out`."""
     say = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    called = time.perf_counter()  # a stint's --stop-after counts loading too
     target, tokenizer, target_config = load_target(target_path, run.target_dtype)
     config = (json.loads((Path(resume) / "config.json").read_text()) if resume
               else new_draft_config(target_config, tokenizer, shape))
@@ -166,6 +167,8 @@ def train_draft(target_path: Path, data_paths: list[Path], out: Path, shape: Dra
 
     data = make_batches(target, draft, seqs, run, pad_id, start_step)
     started_at = time.perf_counter()
+    if run.stop_after_s is not None:
+        settings.stop_after_s = max(0.0, run.stop_after_s - (started_at - called))
     run.losses += loop.run(draft, loss_for(target, run, draft.config.block_size), data, settings,
                            optimizer=optimizer, start_step=start_step, periodic=checkpoint)
     return Path(out)

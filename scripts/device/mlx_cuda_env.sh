@@ -5,4 +5,7 @@ if [ ! -d /tmp/site/mlx ]; then
   cat /tmp/part.aa .whlB/part.ab > $WHL || exit 1
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site $WHL .whlB/mlx-0.32.4-*.whl .whlB/mlx_lm-*.whl || exit 1
 fi
+if [ ! -d /tmp/site/tomli_w ]; then  # the CLI's own small dependencies (settings)
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whlB/tomli_w-*.whl .whlB/platformdirs-*.whl || exit 1
+fi
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1

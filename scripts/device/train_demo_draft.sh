@@ -28,12 +28,14 @@ P=dflash_tui/demo/heldout_prompts.jsonl
     BUDGET=$(python3 -c "print(round($DONE + $STOP_AT - ($SECONDS - $STARTED) - 20))")
   fi
   echo "stint ${STINT:-1}: schedule ${BUDGET}s in all"
-  python3 -m dflash_tui.cli train-draft --target dflash_tui/demo/target --generate-from /tmp/prompts.jsonl \
+  python3 -m dflash_tui.train.cli_commands train-draft --target dflash_tui/demo/target --generate-from /tmp/prompts.jsonl \
     --max-answer-tokens 160 --sampled-answers ${SAMPLED:-40000} --out $W $RESUME --layers 2 --taps 1,2,3 \
     --intermediate-size 512 --batch-size 64 --seq-len 384 --blocks-per-row 32 --lr 3e-3 --warmup 200 \
     --steps 1000000 --loss distill --time-budget $BUDGET --stop-after $((STOP_AT - (SECONDS - STARTED))) \
     --target-dtype float32 --warm-start --seed ${SEED:-0} --eval-every 1000000 || exit 1
   cat $W/trainer/state.json
+  mkdir -p $OUT/draft $OUT/trainer  # before the evaluation, which may run out of the call's time
+  cp $W/config.json $W/model.safetensors $OUT/draft/ && cp $W/trainer/* $OUT/trainer/
   if [ -n "$FINAL" ]; then
     for d in $W dflash_tui/demo/draft; do
       for t in 0 0.7; do
@@ -44,5 +46,3 @@ P=dflash_tui/demo/heldout_prompts.jsonl
     done
   fi
 } 2>&1 | tr '\r' '\n' | grep -v '^$' | tee $OUT/train.log
-mkdir -p $OUT/draft $OUT/trainer
-cp $W/config.json $W/model.safetensors $OUT/draft/ && cp $W/trainer/* $OUT/trainer/
