@@ -17,7 +17,7 @@ from pathlib import Path
 from ..mlx_setup import import_mlx
 from ..compat import draft_value as _lookup
 from .errors import ModelLoadError, UnsupportedModelError
-from .stable_shapes import pad_to_bucket
+from .stable_shapes import draft_block_attention
 
 mx = import_mlx()
 import mlx.nn as nn  # noqa: E402
@@ -131,8 +131,10 @@ class DraftAttention(nn.Module):
                 ctx_k, ctx_v = ctx_k[:, :, -self.sliding_window:], ctx_v[:, :, -self.sliding_window:]
             k = mx.concatenate([ctx_k, k], axis=2)
             v = mx.concatenate([ctx_v, v], axis=2)
-        k, v, mask = pad_to_bucket(q, k, v, mask)  # CUDA: one cuDNN graph per 256 positions, not per cycle
-        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        if mask is None:  # CUDA: matmul attention for the block, no cuDNN graph per key length
+            out = draft_block_attention(q, k, v, self.scale)
+        else:
+            out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
 
 

@@ -8,11 +8,17 @@ itself (docs/measurements). Here the keys are padded to a multiple of
 `BUCKET` and the padding is masked out, so a graph is built once per 256
 positions and reused in between.
 
-Used for the target's verify and prefill (`BucketedKVCache`, a drop-in for
-mlx-lm's KVCache that buckets only multi-token updates) and for the draft's
-block attention (`pad_to_bucket`). Switched on where cuDNN attention runs (a
-CUDA device, head dims up to 128, half precision); elsewhere every function
-here returns its input unchanged, so Metal and CPU keep their paths.
+Used for the target's prefill (`BucketedKVCache`, a drop-in for mlx-lm's
+KVCache that buckets only multi-token updates). Short blocks of queries (a
+verify, the draft's block: up to SHORT_BLOCK) skip cuDNN altogether: their
+attention is two batched matmuls and a softmax (`short_block_attention`),
+which cuBLAS runs at any key length without building anything. On an H200,
+36 Qwen3-8B-shaped attention blocks at 16 queries and 2048 keys took 7.3 ms
+that way against 11.7 ms through cuDNN with bucketed keys and an additive
+mask (docs/measurements/h200-attention-paths-2026-12-02-session4.json).
+Switched on where cuDNN attention runs (a CUDA device, head dims up to 128,
+half precision); elsewhere every function here returns its input unchanged,
+so Metal and CPU keep their paths.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ mx = import_mlx()
 from mlx_lm.models.cache import KVCache  # noqa: E402
 
 BUCKET = 256
+SHORT_BLOCK = 32  # query blocks up to this long attend by matmul (no cuDNN graph per key length)
 CUDNN_MAX_HEAD_DIM = 128  # cuDNN's fused attention limit in MLX; larger heads use MLX's own kernels
 
 _enabled: bool | None = None  # None: decide from the device on first use
@@ -70,6 +77,63 @@ def visible_mask(first_query_pos: int, queries: int, keys: int, valid: int, caus
     return mx.where(ok, mx.array(0.0, dtype=dtype), mx.array(-float("inf"), dtype=dtype))[None, None]
 
 
+def short_block_attention(q: mx.array, k: mx.array, v: mx.array, scale: float, causal: bool) -> mx.array:
+    """softmax(q k^T * scale [+ causal mask]) v for a short block of queries over every key.
+
+    Grouped KV heads are folded into the query rows, so each KV head is read
+    once by one batched matmul. With `causal`, the queries are the last
+    q.shape[2] positions of the keys (a verify); without, every key is visible
+    (the draft's block). The softmax runs in fp32.
+    """
+    B, H, L, D = q.shape
+    kv_heads, S = k.shape[1], k.shape[2]
+    rep = H // kv_heads
+    scores = ((q * scale).reshape(B, kv_heads, rep * L, D) @ k.swapaxes(-1, -2)).reshape(B, kv_heads, rep, L, S)
+    if causal:
+        scores = scores + visible_mask(S - L, L, S, S, True, scores.dtype)[:, :, None]
+    weights = mx.softmax(scores, axis=-1, precise=True).reshape(B, kv_heads, rep * L, S)
+    return (weights @ v).reshape(B, H, L, D)
+
+
+def short_block_applies(q: mx.array, k: mx.array, v: mx.array) -> bool:
+    return 1 < q.shape[2] <= SHORT_BLOCK and applies(k, v, q.shape[2])
+
+
+def draft_block_attention(q: mx.array, k: mx.array, v: mx.array, scale: float) -> mx.array:
+    """The draft's block attention (every key visible): by matmul where cuDNN would run a short block."""
+    if short_block_applies(q, k, v):
+        return short_block_attention(q, k, v, scale, causal=False)
+    k, v, mask = pad_to_bucket(q, k, v, None)
+    return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
+
+
+def route_short_blocks(attention_modules) -> None:
+    """Send the short query blocks of these mlx-lm attention modules to short_block_attention.
+
+    mlx-lm's attention classes call their module's `scaled_dot_product_attention`
+    (imported from mlx_lm.models.base); it is wrapped once per module. The
+    wrapper takes over only for a BucketedKVCache (the engine's caches), a
+    causal block of 2..SHORT_BLOCK queries and the cuDNN conditions; every
+    other call (mlx-lm's own generate, quantized caches, CPU, Metal) goes to
+    the original.
+    """
+    import sys
+
+    for module in {sys.modules[type(m).__module__] for m in attention_modules}:
+        original = getattr(module, "scaled_dot_product_attention", None)
+        if original is None or getattr(original, "_short_blocks", False):
+            continue
+
+        def routed(queries, keys, values, cache, scale, mask, sinks=None, _original=original):
+            if (isinstance(cache, BucketedKVCache) and sinks is None and isinstance(mask, str) and mask == "causal"
+                    and short_block_applies(queries, keys, values)):
+                return short_block_attention(queries, keys, values, scale, causal=True)
+            return _original(queries, keys, values, cache=cache, scale=scale, mask=mask, sinks=sinks)
+
+        routed._short_blocks = True
+        module.scaled_dot_product_attention = routed
+
+
 def pad_to_bucket(q: mx.array, k: mx.array, v: mx.array, mask: mx.array | None):
     """The draft's block attention: (k, v, mask) with keys zero-padded to a bucket and the padding masked.
 
@@ -95,7 +159,8 @@ class BucketedKVCache(KVCache):
     """
 
     def _bucketed(self, n: int) -> bool:
-        return self.keys is not None and applies(self.keys, self.values, n)
+        """Prefill chunks only: a short block keeps exact keys (short_block_attention needs no buckets)."""
+        return n > SHORT_BLOCK and self.keys is not None and applies(self.keys, self.values, n)
 
     def update_and_fetch(self, keys, values):
         n = keys.shape[2]

@@ -16,6 +16,7 @@ from . import gdn_cuda
 from .errors import UnsupportedModelError
 from .rollback import GDNTape, gdn_forward_with_tape, rollback_gdn
 from .blas_threads import ThreadSwitch
+from . import stable_shapes
 from .stable_shapes import bucketed_caches
 
 mx = import_mlx()
@@ -69,6 +70,7 @@ class TargetAdapter:
             (i for i, layer in enumerate(self.layers) if not getattr(layer, "is_linear", False)), None
         )
 
+
     @property
     def num_layers(self) -> int:
         return len(self.layers)
@@ -82,8 +84,10 @@ class TargetAdapter:
         return self.args.vocab_size
 
     def make_cache(self) -> list:
-        """mlx-lm's prompt cache, with attention caches whose multi-token key lengths move in buckets
-        (stable_shapes.py: on CUDA a verify would otherwise build new cuDNN graphs every cycle)."""
+        """mlx-lm's prompt cache, with attention caches whose prefill key lengths move in buckets
+        (stable_shapes.py: on CUDA each new length would otherwise build new cuDNN graphs)."""
+        if stable_shapes.enabled():  # CUDA: verify blocks attend by matmul, not a cuDNN graph per length
+            stable_shapes.route_short_blocks([layer.self_attn for layer in self.layers if hasattr(layer, "self_attn")])
         return bucketed_caches(make_prompt_cache(self.model))
 
     def embed(self, tokens: mx.array) -> mx.array:

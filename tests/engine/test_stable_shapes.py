@@ -1,8 +1,9 @@
-"""Bucketed attention shapes (the CUDA path, forced on here) give the same results as exact shapes.
+"""The CUDA attention paths (forced on here) give the same results as exact shapes and MLX's fused attention.
 
-On CUDA the verify and the draft attend over keys padded to a multiple of 256
-so cuDNN graphs are reused; the padding must change nothing. Run on the CPU in
-bf16 (bucketing only applies to half precision) against the unbucketed path.
+On CUDA prefill chunks attend over keys padded to a multiple of 256 so cuDNN
+graphs are reused, and short blocks (a verify, the draft's block) attend by
+matmul; neither may change results. Run on the CPU in bf16 (these paths only
+apply to half precision) against the plain path.
 """
 
 import pytest
@@ -50,20 +51,51 @@ def test_bucketed_verify_matches_exact_shapes(bf16_engine):
 
 
 @pytest.mark.parametrize("bf16_engine", ["qwen3"], indirect=True)
-def test_verify_keys_come_in_buckets(bf16_engine):
-    """What cuDNN sees: after the first fill, a multi-token update returns keys up to a multiple of 256,
-    so consecutive cycles share one key length; a single-token step still returns exactly the offset."""
+def test_prefill_keys_come_in_buckets_and_verify_blocks_keep_exact_keys(bf16_engine):
+    """What cuDNN sees: after the first fill, a prefill chunk (more than SHORT_BLOCK tokens) returns keys up to a
+    multiple of 256, so chunks share one key length; a verify block (attended by matmul, no cuDNN graph) and a
+    single-token step return exactly the offset."""
     stable_shapes.set_enabled(True)
     cache = stable_shapes.BucketedKVCache()
     k = mx.zeros((1, 2, 40, 16), dtype=mx.bfloat16)
     assert cache.update_and_fetch(k, k)[0].shape[2] == 40  # first fill: as mlx-lm
-    lengths = {cache.update_and_fetch(k[:, :, :16], k[:, :, :16])[0].shape[2] for _ in range(5)}
-    assert lengths == {256} and cache.offset == 120
-    assert cache.update_and_fetch(k[:, :, :1], k[:, :, :1])[0].shape[2] == 121
-    mask = cache.make_mask(16)
-    assert mask.shape == (1, 1, 16, 256)
+    lengths = {cache.update_and_fetch(k, k)[0].shape[2] for _ in range(3)}
+    assert lengths == {256} and cache.offset == 160
+    mask = cache.make_mask(40)
+    assert mask.shape == (1, 1, 40, 256)
     row0 = (mask[0, 0, 0] == 0).tolist()
-    assert row0 == [True] * 122 + [False] * 134  # sees itself and everything before, never the padding
+    assert row0 == [True] * 161 + [False] * 95  # sees itself and everything before, never the padding
+    assert cache.update_and_fetch(k[:, :, :16], k[:, :, :16])[0].shape[2] == 176
+    assert cache.make_mask(16) == "causal"
+    assert cache.update_and_fetch(k[:, :, :1], k[:, :, :1])[0].shape[2] == 177
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_short_block_attention_equals_fused_attention(dtype):
+    """Grouped heads folded into rows, causal for the last queries or everything visible."""
+    mx.random.seed(0)
+    dt = getattr(mx, dtype)
+    q = mx.random.normal((1, 8, 16, 32)).astype(dt)
+    k = mx.random.normal((1, 2, 300, 32)).astype(dt)
+    v = mx.random.normal((1, 2, 300, 32)).astype(dt)
+    tol = 1e-5 if dtype == "float32" else 3e-2
+    for causal in (True, False):
+        ours = stable_shapes.short_block_attention(q, k, v, 0.2, causal=causal)
+        ref = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.2, mask="causal" if causal else None)
+        assert mx.abs(ours.astype(mx.float32) - ref.astype(mx.float32)).max().item() < tol
+
+
+@pytest.mark.parametrize("bf16_engine", ["qwen3"], indirect=True)
+def test_verify_blocks_are_routed_to_matmul_attention_only_where_cudnn_would_run(bf16_engine, monkeypatch):
+    calls = []
+    original = stable_shapes.short_block_attention
+    monkeypatch.setattr(stable_shapes, "short_block_attention", lambda *a, **kw: calls.append(1) or original(*a, **kw))
+    prompt = chat_ids(bf16_engine, PROMPTS[0])
+    verify_rounds(bf16_engine, prompt, bucketed=False)
+    assert not calls  # CPU path untouched
+    verify_rounds(bf16_engine, prompt, bucketed=True)
+    layers = bf16_engine.target.num_layers
+    assert len(calls) == 2 * layers  # two verify passes; the prompt's prefill is not a short block
 
 
 @pytest.mark.parametrize("bf16_engine", ["qwen3"], indirect=True)
