@@ -7,7 +7,7 @@ names recombined from two real ones of the same category (`os.path` +
 `frexp`, `pthread` + `getgrent`), asked with the category's templates. Names
 of held-out subjects and of real training subjects are never produced.
 
-    python -m dflash_tui.train.novel_prompts --corpus .work/corpus --novel 50000 --corpus-questions 27000 \
+    python -m dflash_tui.train.novel_prompts --corpus .work/corpus --novel 150000 --corpus-questions 27000 \
         --out prompts.jsonl
 
 writes the prompts the shipped demo draft learnt from (docs/DEMO.md), for `dflash-tui train-draft
