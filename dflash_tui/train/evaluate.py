@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..engine.events import GenerationSummary
+from ..engine.sampling import RULES, SamplingParams
 from .chat_data import read_records
 
 
@@ -42,14 +43,15 @@ def _totals(summaries: list[GenerationSummary]) -> dict:
 
 
 def heldout_tau(engine, prompts: list[dict], max_tokens: int = 128, block_size: int | None = None,
-                temperature: float = 0.0, seed: int | None = None) -> dict:
+                temperature: float = 0.0, seed: int | None = None, rule: str | None = None) -> dict:
     """{"all": totals, "by_category": {category: totals}} over DFlash generations (greedy, or sampled at
-    `temperature`; a seed makes that reproducible)."""
+    `temperature`; a seed makes that reproducible; `rule` the acceptance rule, default as the engine's)."""
     per_category: dict[str, list[GenerationSummary]] = defaultdict(list)
     for p in prompts:
         engine.reset()
         events = list(engine.generate(engine.encode_chat(p["messages"]), max_tokens=max_tokens, mode="dflash",
-                                      block_size=block_size, temperature=temperature, seed=seed))
+                                      block_size=block_size,
+                                      sampling=SamplingParams(temperature=temperature, seed=seed, rule=rule)))
         summary = events[-1]
         if summary.error:
             raise RuntimeError(summary.error)
@@ -69,10 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--rule", choices=RULES, help="acceptance rule when sampling (default: coupled with a "
+                        "seed, rejection without, as everywhere)")
     args = parser.parse_args(argv)
     engine = Engine.load(args.target, args.draft)
     result = heldout_tau(engine, load_prompts(args.prompts, args.limit), args.max_tokens,
-                         temperature=args.temperature, seed=args.seed)
+                         temperature=args.temperature, seed=args.seed, rule=args.rule)
     print(json.dumps(result, indent=2))
     return 0
 

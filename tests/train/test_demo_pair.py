@@ -29,3 +29,21 @@ def test_heldout_prompts_cover_four_categories_and_never_appear_in_training_ques
     prompts = load_prompts(demo_heldout_prompts_path())
     categories = {p["category"] for p in prompts}
     assert len(prompts) >= 50 and categories == {"python-api", "unix-command", "c-function", "general"}
+
+
+def test_evaluate_measures_sampled_tau_under_the_rule_asked_for(capsys):
+    import json
+
+    from dflash_tui.demo import demo_draft_path, demo_target_path
+    from dflash_tui.train.evaluate import main
+
+    common = ["--target", str(demo_target_path()), "--draft", str(demo_draft_path()), "--prompts",
+              str(demo_target_path().parent / "heldout_prompts.jsonl"), "--limit", "2", "--max-tokens", "24",
+              "--temperature", "0.7", "--seed", "0"]
+    results = {}
+    for rule in ("coupled", "rejection"):
+        assert main(common + ["--rule", rule]) == 0
+        results[rule] = json.loads(capsys.readouterr().out)["all"]
+    assert main(common) == 0  # a seed alone means the coupled rule, as in the app
+    assert json.loads(capsys.readouterr().out)["all"] == results["coupled"]
+    assert all(r["tokens"] > 0 and r["cycles"] > 0 for r in results.values())
