@@ -17,6 +17,7 @@ from pathlib import Path
 from ..mlx_setup import import_mlx
 from ..compat import draft_value as _lookup
 from .errors import ModelLoadError, UnsupportedModelError
+from .draft_quant import dequantize_stored, quantization_of
 from .stable_shapes import draft_block_attention
 
 mx = import_mlx()
@@ -227,13 +228,17 @@ def load_safetensors(files: list[Path]) -> dict[str, mx.array]:
 def load_draft(path: Path, dtype=None) -> DFlashDraftModel:
     """Load a z-lab DFlash v1 draft, checking tensor names and shapes strictly."""
     path = Path(path)
-    cfg = DraftConfig.from_dict(read_config(path), source=str(path / "config.json"))
+    raw_config = read_config(path)
+    cfg = DraftConfig.from_dict(raw_config, source=str(path / "config.json"))
     files = sorted(path.glob("*.safetensors"))
     if not files:
         raise ModelLoadError(f"{path}: no *.safetensors files. Download the draft's weights too.")
     weights = load_safetensors(files)
     expected = expected_tensor_shapes(cfg)
     weights = {k.removeprefix("model."): v for k, v in weights.items()}
+    stored = quantization_of(raw_config)
+    if stored is not None:  # stored quantized, run dense (draft_quant.py)
+        weights = dequantize_stored(weights, *stored, source=str(path))
     unknown = sorted(set(weights) - set(expected))
     missing = sorted(set(expected) - set(weights))
     if unknown or missing:
