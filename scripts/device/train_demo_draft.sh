@@ -13,7 +13,9 @@ set -o pipefail
 STARTED=$SECONDS
 source scripts/device/mlx_cuda_env.sh
 W=${WORKDIR:-/tmp/demo-draft}
-STOP_AT=${STOP_AT:-555}
+# Training ends STOP_AT seconds into the call: 555 leaves time to copy the checkpoint out; a FINAL stint also
+# evaluates four times (session 4: loading 217k answers took about a minute and 470 left too little for that).
+STOP_AT=${STOP_AT:-$([ -n "$FINAL" ] && echo 380 || echo 555)}
 P=dflash_tui/demo/heldout_prompts.jsonl
 {
   if [ "${STINT:-1}" = 1 ]; then
