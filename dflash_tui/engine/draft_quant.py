@@ -15,7 +15,7 @@ from .errors import ModelLoadError
 
 mx = import_mlx()
 
-QUANTIZABLE_SUFFIX = "proj.weight"  # attention and MLP projections; the context fc too ("fc.weight")
+QUANTIZABLE = ("proj.weight", "fc.weight")  # attention and MLP projections, the context fc
 
 
 def quantization_of(config: dict) -> tuple[int, int] | None:
@@ -48,7 +48,7 @@ def quantize_weights(weights: dict[str, mx.array], group_size: int = 64, bits: i
     out: dict[str, mx.array] = {}
     for name, w in weights.items():
         quantizable = (w.ndim == 2 and w.shape[-1] % group_size == 0
-                       and (name.endswith(QUANTIZABLE_SUFFIX) or name.endswith("fc.weight")))
+                       and name.endswith(QUANTIZABLE))
         if not quantizable:
             out[name] = w
             continue

@@ -39,9 +39,15 @@ def save_model_bf16(out: Path, model, config: dict) -> None:
 def save_draft(out: Path, draft, config: dict, target_path: Path | None = None) -> None:
     """The draft checkpoint (+ the target's tokenizer files)."""
     save_model_bf16(out, draft, config)
-    for name in TOKENIZER_FILES if target_path is not None else ():
-        if (Path(target_path) / name).is_file():
-            shutil.copyfile(Path(target_path) / name, out / name)
+    if target_path is not None:
+        copy_tokenizer_files(target_path, out)
+
+
+def copy_tokenizer_files(src: Path, dst: Path) -> None:
+    """The tokenizer files a draft folder carries beside its weights, as published drafts do."""
+    for name in TOKENIZER_FILES:
+        if (Path(src) / name).is_file():
+            shutil.copyfile(Path(src) / name, Path(dst) / name)
 
 
 def save_training_state(out: Path, step: int, optimizer, extra: dict, model=None) -> None:

@@ -102,7 +102,8 @@ def run_train_draft(args: argparse.Namespace) -> int:
     run = DraftTraining(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
                         blocks_per_row=args.blocks_per_row, lr=args.lr, warmup=args.warmup, gamma=args.gamma,
                         distill=args.loss == "distill", eval_every=args.eval_every,
-                        time_budget_s=args.time_budget, stop_after_s=args.stop_after, target_dtype=args.target_dtype, seed=args.seed,
+                        time_budget_s=args.time_budget, stop_after_s=args.stop_after,
+                        target_dtype=args.target_dtype, seed=args.seed,
                         warm_start=args.warm_start)
     data = list(args.data)
     started = time.perf_counter()

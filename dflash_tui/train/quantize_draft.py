@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 from ..engine.draft import load_safetensors, read_config
 from ..engine.draft_quant import quantization_of, quantize_weights
 from ..mlx_setup import import_mlx
-from .checkpoint import TOKENIZER_FILES
+from .checkpoint import copy_tokenizer_files
 
 mx = import_mlx()
 
@@ -33,9 +32,7 @@ def quantize_draft(src: Path, dst: Path, bits: int = 8, group_size: int = 64) ->
                         metadata={"format": "mlx"})
     config["quantization"] = {"group_size": group_size, "bits": bits}
     (dst / "config.json").write_text(json.dumps(config, indent=2))
-    for name in TOKENIZER_FILES:
-        if (src / name).is_file():
-            shutil.copyfile(src / name, dst / name)
+    copy_tokenizer_files(src, dst)
     return dst
 
 

@@ -6,7 +6,7 @@ A diagnostic for issue #6 (run on the GPU host; prints JSON). A stack of `--laye
 (projections, q/k norms, RoPE, attention, output projection; no MLP) over a cache of `--context`
 random positions, run chained (every layer queued, one wait) at 1 query (decode), at 16 queries with
 mlx-lm's path (cuDNN attention, keys bucketed as the engine does), and at 16 queries with attention
-written as two batched matmuls and a softmax (no cuDNN). Also the attention op alone each way.
+written as two batched matmuls and a softmax (no cuDNN: stable_shapes.short_block_attention).
 """
 
 from __future__ import annotations
@@ -25,20 +25,6 @@ mx = import_mlx()
 from mlx_lm.models import qwen3  # noqa: E402
 
 from dflash_tui.engine import stable_shapes  # noqa: E402
-
-
-def matmul_attention(q, k, v, scale, mask):
-    """softmax(q k^T * scale + mask) v with grouped KV heads folded into the query rows."""
-    B, H, L, D = q.shape
-    kvh = k.shape[1]
-    rep = H // kvh
-    qg = (q * scale).reshape(B, kvh, rep * L, D)
-    scores = qg @ k.swapaxes(-1, -2)  # [B, kvh, rep*L, S]
-    if mask is not None:
-        scores = scores.reshape(B, kvh, rep, L, -1) + mask.reshape(1, 1, 1, L, -1)
-        scores = scores.reshape(B, kvh, rep * L, -1)
-    weights = mx.softmax(scores.astype(mx.float32), axis=-1).astype(q.dtype)
-    return (weights @ v).reshape(B, H, L, D)
 
 
 def timed(fn, repeats=7, warmup=2) -> float:
@@ -93,9 +79,8 @@ def main() -> int:
                     o = mx.fast.scaled_dot_product_attention(q, Kp, Vp, scale=b.scale, mask=m)
                 elif how == "causal":  # exact key length, mlx-lm's "causal" mask string
                     o = mx.fast.scaled_dot_product_attention(q, Kf, Vf, scale=b.scale, mask="causal")
-                else:  # matmul attention, exact keys
-                    m = stable_shapes.visible_mask(ctx, L, ctx + L, ctx + L, True, mx.bfloat16)
-                    o = matmul_attention(q, Kf, Vf, b.scale, m)
+                else:  # the engine's short-block attention: two matmuls and a softmax, exact keys
+                    o = stable_shapes.short_block_attention(q, Kf, Vf, b.scale, causal=True)
                 x = x + b.o_proj(o.transpose(0, 2, 1, 3).reshape(1, L, -1))
             mx.eval(x)
         return run
