@@ -4,6 +4,7 @@
     dflash-tui generate PROMPT              stream a reply to stdout, stats on stderr
     dflash-tui bench                        plain vs DFlash on the same target and prompts
     dflash-tui bench --policy               the auto drafting policy vs plain and each fixed block size
+    dflash-tui bench --replay TRACES        the same, replayed on recorded acceptance traces (no clock noise)
     dflash-tui models ...                   list / pull / rm / search / pair models
     dflash-tui train-draft ...              train a DFlash draft for a target
 """
@@ -95,6 +96,11 @@ def cmd_bench(args) -> int:
         from .bench_synthetic import run_synthetic
 
         return run_synthetic(args)
+    if args.replay:
+        from .policy_replay import main as policy_replay
+
+        flags = (["--no-shadow"] if args.no_shadow else []) + (["--json", args.json] if args.json else [])
+        return policy_replay(["replay", args.replay, "--runs", str(args.runs)] + flags)
 
     from .bench import DEFAULT_PROMPTS, format_table, run_bench, to_json
 
@@ -205,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--block-sizes", help="with --policy: comma-separated fixed block sizes (default 4,8,16)")
     bench.add_argument("--stat", choices=["median", "best"], default="median",
                        help="with --policy: compare median runs, or each variant's fastest run (busy machines)")
+    bench.add_argument("--replay", metavar="TRACES",
+                       help="replay the policy on acceptance traces written by `python -m dflash_tui.policy_replay "
+                            "record` (greedy; --runs answers per prompt) instead of timing it")
+    bench.add_argument("--no-shadow", action="store_true", help="with --replay: the policy without shadow probes")
     _sampling_args(bench)
     bench.add_argument("--json", help="write the JSON here instead of stdout")
     add_synthetic_args(bench)

@@ -288,6 +288,17 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
             return
 
 
+def shadow_probe(draft: DFlashDraftModel, state: DecodeState, propose: Proposer, staged: int,
+                 block_size: int) -> tuple[list[int], float]:
+    """A draft pass alone, before a plain stretch (greedy): the stretch's own tokens then show how much of
+    the block a cycle would have accepted, for a draft pass instead of a cycle. Returns (drafts, seconds
+    spent, the plain tokens' context included)."""
+    start = time.perf_counter()
+    flush_pending(draft, state)
+    drafts = propose(staged, len(state.tokens), block_size)
+    return drafts, time.perf_counter() - start
+
+
 def flush_pending(draft: DFlashDraftModel, state: DecodeState) -> None:
     """Give the draft the context of tokens decoded by plain steps."""
     if state.pending and state.context is not None:
@@ -379,9 +390,11 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         b = choice.block_size if choice else block_size
         reason = choice.reason if choice else ""
         if b <= 1:
+            shadow = shadow_probe(draft, state, greedy_propose, staged, choice.shadow) if choice.shadow else None
             step_start = time.perf_counter()
             intervals = []  # step to step, from the first token on: the pipeline's fill left out
             steps = 0
+            decoded = []
             steps_taken = plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, stopping,
                                       noise)
             with closing(steps_taken):
@@ -390,6 +403,7 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
                     if steps:
                         intervals.append(t - step_start)
                     steps += 1
+                    decoded.append(tok)
                     staged = tok
                     _, chunk = out.take([tok])
                     if chunk:
@@ -397,6 +411,10 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
                     yield rec.cycle(0, 0, 1, {"verify": t - step_start}, reason=reason, mode=MODE_PLAIN,
                                     block_size=1)
                     step_start = t
+            if shadow is not None:
+                drafts, seconds = shadow
+                checked = min(len(drafts), len(decoded))
+                policy.observe_shadow(choice.shadow, accept_greedy(drafts, decoded[:checked]), checked, seconds)
             policy.observe_plain(steps, intervals)
             if out.stop_reason is None and cancel is not None and cancel.is_set():
                 out.stop_reason = "cancelled"

@@ -40,7 +40,15 @@ break-even often (cheap there, and it needs the evidence); while the session
 has seen fewer than FULL_EVIDENCE_CYCLES DFlash cycles the stretches are
 shorter in proportion, so a verdict drawn from an unlucky start (answers often
 open with blocks the draft misses) is re-checked within the same answer.
-Nothing here imports MLX.
+
+Shadow probes (greedy decoding, `shadow=True`): a plain stretch can start with
+a draft pass alone; the stretch's own tokens then say exactly how much of that
+block a cycle would have accepted. Such a probe costs a draft pass (about one
+plain step on this CPU), not a losing cycle plus two switches (about three),
+so the policy probes every stretch, at SHADOW_BUDGET of the time, needs no
+forced DFlash cycles at an answer's start, and catches an answer that turns
+easy halfway (the demo target's answers fall into loops the draft predicts
+perfectly). Nothing here imports MLX.
 """
 
 from __future__ import annotations
@@ -70,6 +78,11 @@ LOSING_EVIDENCE_KEPT = 4.0  # ...but while DFlash has never won, at least this m
 OPENING_PLAIN = 16  # plain tokens an answer opens with once DFlash has won (openings draft worst)
 ANSWER_EVIDENCE_CYCLES = 2  # DFlash cycles a new answer runs before acceptance alone may rule DFlash out,
 #                             once DFlash has won in this session (one probe at a hard spot is no verdict)
+SHADOW_CARRYOVER = 0.3  # ANSWER_CARRYOVER with shadow probes: cheap re-checks afford trusting the past more
+SHADOW_BUDGET = 0.05  # share of plain decoding time shadow probes may cost
+SHADOW_COST_GUESS = 1.0  # plain steps per shadow probe until one was timed
+SHADOW_OPENING = 32  # plain tokens an answer opens with before its first shadow probe (short answers pay none)
+OPENING_TAU_FACTOR = 0.68  # tau over an answer's first 16 tokens / over whole answers (demo pair: 2.19 / 3.2)
 
 
 def _lower_quartile(samples) -> float:
@@ -83,12 +96,13 @@ class Choice:
     block_size: int  # 1 = plain decoding
     reason: str
     plain_steps: int = 0  # for block_size 1: how many plain tokens to decode before asking again
+    shadow: int = 0  # for block_size 1: draft a block of this size first and report it with observe_shadow
 
 
 class BlockPolicy:
     """Chooses block sizes for one session; feed it every cycle with observe_*()."""
 
-    def __init__(self, max_block: int, pinned: int | None = None):
+    def __init__(self, max_block: int, pinned: int | None = None, shadow: bool = False):
         if pinned is not None:
             sizes = [pinned] if pinned > 1 else []
         else:
@@ -105,6 +119,8 @@ class BlockPolicy:
         self._dflash_cycles = 0  # DFlash cycles observed this session (not decayed)
         self._won = False  # DFlash has beaten plain decoding on ample evidence in this session
         self._answer_evidence = 0  # DFlash cycles this answer still runs before acceptance may rule it out
+        self.shadow = shadow and bool(self.dflash_sizes)  # plain stretches start with a shadow probe
+        self._shadow_costs: deque = deque(maxlen=RECENT_CYCLES)  # plain steps per shadow probe
         self.last = Choice(1, "")
 
     # -- measurements ------------------------------------------------------------------------------
@@ -120,27 +136,57 @@ class BlockPolicy:
         forgetting more re-explored a losing draft (seen: 9 losing cycles in one answer), and a probe per
         answer costs a few percent of every short answer. Costs are always kept."""
         n = self._reached[1] if len(self._reached) > 1 else 0.0  # a policy pinned to plain has no positions
-        keep = ANSWER_CARRYOVER * n if self._won else max(ANSWER_CARRYOVER * n, min(n, LOSING_EVIDENCE_KEPT))
+        carry = SHADOW_CARRYOVER if self.shadow else ANSWER_CARRYOVER
+        keep = carry * n if self._won else max(carry * n, min(n, LOSING_EVIDENCE_KEPT))
         scale = keep / n if n > 0 else 1.0
         self._reached = [x * scale for x in self._reached]
         self._passed = [x * scale for x in self._passed]
+        if self.shadow:
+            self._start_answer_shadowed()
+            return
         if not self._won:
             return
         self._plain_left = self._last_run = OPENING_PLAIN  # then a probe (a plain stretch left over ends here too)
         self._probe_due = False
         self._answer_evidence = ANSWER_EVIDENCE_CYCLES
 
+    def _start_answer_shadowed(self) -> None:
+        """With shadow probes an answer opens in DFlash only when the acceptance carried over wins even at
+        an opening's tau (OPENING_TAU_FACTOR of the whole answers'); otherwise with SHADOW_OPENING plain
+        tokens, after which the usual choice decides and plain stretches carry shadow probes. Replayed on
+        the demo pair's 80 held-out traces (policy_replay.py), 32 opening tokens beat 16 and 24: most of
+        its answers that end early end before 32, and probes there cost them most."""
+        self._plain_left = 0
+        self._probe_due = False
+        if not self.measured(1) or not any(self.measured(b) for b in self.dflash_sizes):
+            return
+        best = self._best_size()
+        plain_tps, best_tps = self.tokens_per_second(1) or 0.0, self.tokens_per_second(best) or 0.0
+        if not (self._won and best_tps * OPENING_TAU_FACTOR > plain_tps):
+            self._plain_left = self._last_run = SHADOW_OPENING  # the first probe after the opening's worst part
+
     def observe_cycle(self, block_size: int, accepted: int, seconds: float) -> None:
         self._record_cost(block_size, seconds, RECENT_CYCLES)
-        self._dflash_cycles += 1
         self._answer_evidence = max(0, self._answer_evidence - 1)
         self._idle = {b: 0 if b == block_size else n + 1 for b, n in self._idle.items()}
         self._idle[block_size] = 0
+        self._observe_acceptance(block_size, accepted, block_size - 1)
+
+    def observe_shadow(self, block_size: int, accepted: int, checked: int, seconds: float) -> None:
+        """A shadow probe: of its block_size - 1 drafts, `checked` could be compared with the tokens plain
+        decoding went on to choose (fewer when the answer ended first), and the first `accepted` matched.
+        `seconds`: the draft pass and the context it needed."""
+        self._shadow_costs.append(seconds / self._plain_step())
+        self._observe_acceptance(block_size, accepted, checked)
+
+    def _observe_acceptance(self, block_size: int, accepted: int, checked: int) -> None:
+        """Positions 1..checked were reached (a rejection stops the rest); the first `accepted` passed."""
+        self._dflash_cycles += 1
         self._reached = [x * ACCEPT_DECAY for x in self._reached]
         self._passed = [x * ACCEPT_DECAY for x in self._passed]
-        for k in range(1, min(accepted + 1, block_size - 1) + 1):
+        for k in range(1, min(accepted + 1, checked, block_size - 1) + 1):
             self._reached[k] += 1
-        for k in range(1, accepted + 1):
+        for k in range(1, min(accepted, checked) + 1):
             self._passed[k] += 1
 
     def observe_plain(self, tokens: int, step_seconds: list[float]) -> None:
@@ -250,12 +296,13 @@ class BlockPolicy:
         tau = self.expected_tokens(best)
         if self._probe_due:
             self._probe_due = False
-            return Choice(best, f"auto: re-probing DFlash b{best} after {self._last_run} plain tokens")
+            if not self.shadow:  # with shadow probes the stretch already measured acceptance: decide below
+                return Choice(best, f"auto: re-probing DFlash b{best} after {self._last_run} plain tokens")
         if best_tps > plain_tps and self._dflash_cycles >= MIN_EVIDENCE_CYCLES:
             self._won = True
         thin = self._dflash_cycles < MIN_EVIDENCE_CYCLES or 0 < self._answer_evidence < ANSWER_EVIDENCE_CYCLES
         if (best_tps > plain_tps or (self.tokens_per_second(best, OPTIMISM) or 0.0) > plain_tps
-                or (thin and self._could_win(best, plain_tps))):
+                or (thin and not self.shadow and self._could_win(best, plain_tps))):
             # Near break-even the acceptance seen so far is too little evidence: keep drafting to learn it.
             self._last_run = 0
             stale = self._stale_size(best)
@@ -263,12 +310,23 @@ class BlockPolicy:
                 return Choice(stale, f"auto: re-measuring b{stale} (best b{best}, est {best_tps / plain_tps:.2f}x "
                                      "plain)")
             return Choice(best, f"auto: b{best}, est {best_tps / plain_tps:.2f}x plain (tau {tau:.2f})")
+        if self.shadow:
+            run = self._shadow_run()
+            self._plain_left = self._last_run = run
+            return Choice(1, f"auto: plain, best DFlash b{best} est {best_tps / plain_tps:.2f}x plain "
+                             f"(tau {tau:.2f}); shadow-probing b{largest} every {run} tokens", run, shadow=largest)
         # Thin evidence (few DFlash cycles this session) buys shorter stretches: an unlucky start is re-checked soon.
         evidence = min(1.0, self._dflash_cycles / FULL_EVIDENCE_CYCLES)
         run = min(max(int(self._affordable_run(best) * evidence), FIRST_PLAIN_RUN), LONGEST_PLAIN_RUN)
         self._plain_left = self._last_run = run
         return Choice(1, f"auto: plain, best DFlash b{best} est {best_tps / plain_tps:.2f}x plain "
                          f"(tau {tau:.2f}); re-probe after {run} tokens", run)
+
+    def _shadow_run(self) -> int:
+        """Plain tokens per shadow probe, so that probes cost SHADOW_BUDGET of the time; never fewer than a
+        block's drafts (the stretch checks them)."""
+        cost = _lower_quartile(self._shadow_costs) if self._shadow_costs else SHADOW_COST_GUESS
+        return min(max(int(cost / SHADOW_BUDGET), self.max_block - 1), LONGEST_PLAIN_RUN)
 
     def _could_win(self, b: int, plain_tps: float) -> bool:
         """Whether DFlash at b beats plain decoding if every draft were accepted (b tokens a cycle)."""

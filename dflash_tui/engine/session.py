@@ -167,7 +167,8 @@ class Engine:
         sampling = sampling or SamplingParams()
         key = (block_size, replace(sampling, seed=None, rule=sampling.resolved_rule))  # the rule sets acceptance
         if key not in self._policies:
-            self._policies[key] = BlockPolicy(self.block_size, pinned=block_size)
+            # Greedy decoding can check a draft against the plain tokens that follow it: shadow probes.
+            self._policies[key] = BlockPolicy(self.block_size, pinned=block_size, shadow=sampling.argmax_only)
         return self._policies[key]
 
     def generate(self, prompt_ids: list[int], *, max_tokens: int = 256, mode: str = MODE_DFLASH,

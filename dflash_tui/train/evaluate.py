@@ -5,6 +5,9 @@
 Prompts are JSONL records `{"prompt": str, "category": str}` (or chats with
 "messages"). tau = committed tokens per cycle; acceptance = accepted drafts /
 drafted tokens. Both are reported overall and per category.
+
+`--baseline D2` measures a second draft for the same target in the same run and
+reports the tau ratio: how a retrained draft is checked against the shipped one.
 """
 
 from __future__ import annotations
@@ -73,10 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--rule", choices=RULES, help="acceptance rule when sampling (default: coupled with a "
                         "seed, rejection without, as everywhere)")
+    parser.add_argument("--baseline", help="a second draft for the same target, measured on the same prompts; "
+                        "the output then holds both and draft tau / baseline tau")
     args = parser.parse_args(argv)
-    engine = Engine.load(args.target, args.draft)
-    result = heldout_tau(engine, load_prompts(args.prompts, args.limit), args.max_tokens,
-                         temperature=args.temperature, seed=args.seed, rule=args.rule)
+    prompts = load_prompts(args.prompts, args.limit)
+
+    def measure(draft: str) -> dict:
+        return heldout_tau(Engine.load(args.target, draft), prompts, args.max_tokens,
+                           temperature=args.temperature, seed=args.seed, rule=args.rule)
+
+    result = measure(args.draft)
+    if args.baseline:
+        baseline = measure(args.baseline)
+        result = {"draft": result, "baseline": baseline,
+                  "tau_ratio": round(result["all"]["tau"] / baseline["all"]["tau"], 4)}
     print(json.dumps(result, indent=2))
     return 0
 

@@ -27,8 +27,15 @@ async def settled_screen(pilot) -> tuple[str, str]:
     """(text, svg) of the screen once notifications are gone and the footer (drawn last) is there."""
     pilot.app.clear_notifications()
     await wait_until(pilot, lambda: "palette" in screen_text(pilot.app))
-    await pilot.pause(0.1)
-    return screen_text(pilot.app), pilot.app.export_screenshot(title="dflash-tui")
+    # On a loaded machine a theme's restyle can land after the text is drawn: wait until two screenshots
+    # 0.1 s apart agree (seen once: same text, stale colours).
+    shot = pilot.app.export_screenshot(title="dflash-tui")
+    for _ in range(30):
+        await pilot.pause(0.1)
+        previous, shot = shot, pilot.app.export_screenshot(title="dflash-tui")
+        if shot == previous:
+            break
+    return screen_text(pilot.app), shot
 
 
 def check_snapshot(name: str, screen: tuple[str, str]) -> None:

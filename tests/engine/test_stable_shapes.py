@@ -3,16 +3,19 @@
 On CUDA prefill chunks attend over keys padded to a multiple of 256 so cuDNN
 graphs are reused, and short blocks (a verify, the draft's block) attend by
 matmul; neither may change results. Run on the CPU in bf16 (these paths only
-apply to half precision) against the plain path.
+apply to half precision) against the plain path. On a CUDA GPU the "exact" run attends through MLX's fused kernels (cuDNN) and the
+routed one by matmul, which round bf16 differently: there the bound is a few bf16 steps (the H200 gave 0.0156 and
+0.0078 on logits, 0.0234 on draft hidden states).
 """
 
 import pytest
 
-from dflash_tui.engine import stable_shapes
+from dflash_tui.engine import gdn_cuda, stable_shapes
 from dflash_tui.engine.session import Engine
 from engine_testkit import PROMPTS, chat_ids, mx
 
-ATOL = 2e-3  # exact shapes and padded ones agree to the bit on the CPU; a mask one position off moves logits by >1e-2
+# Exact shapes and padded ones agree to the bit on the CPU; a mask one position off moves logits by >1e-2 there.
+ATOL = 6e-2 if gdn_cuda.cuda_active() else 2e-3
 
 
 @pytest.fixture

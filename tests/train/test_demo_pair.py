@@ -47,3 +47,21 @@ def test_evaluate_measures_sampled_tau_under_the_rule_asked_for(capsys):
     assert main(common) == 0  # a seed alone means the coupled rule, as in the app
     assert json.loads(capsys.readouterr().out)["all"] == results["coupled"]
     assert all(r["tokens"] > 0 and r["cycles"] > 0 for r in results.values())
+
+
+def test_evaluate_measures_a_retrained_draft_beside_the_shipped_one(capsys, tmp_path):
+    """The reproduction check's command: two drafts for one target on the same prompts, and their tau ratio."""
+    import json
+
+    from dflash_tui.train.evaluate import main
+    from dflash_tui.train.quantize_draft import main as quantize
+
+    assert quantize([str(demo_draft_path()), str(tmp_path / "q4"), "--bits", "4"]) == 0
+    capsys.readouterr()
+    assert main(["--target", str(demo_target_path()), "--draft", str(tmp_path / "q4"), "--baseline",
+                 str(demo_draft_path()), "--prompts", str(demo_heldout_prompts_path()), "--limit", "3",
+                 "--max-tokens", "32"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["draft"]["all"]["prompts"] == out["baseline"]["all"]["prompts"] == 3
+    assert out["draft"]["all"]["tokens"] == out["baseline"]["all"]["tokens"]  # greedy: the same answers
+    assert out["tau_ratio"] == round(out["draft"]["all"]["tau"] / out["baseline"]["all"]["tau"], 4)

@@ -1,0 +1,125 @@
+"""Shadow probes and the policy replay: what the replay records is what real cycles accept, a shadow probe
+measures exactly that, and on the demo pair's recorded traces the policy with shadow probes beats it without."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dflash_tui.demo import demo_draft_path, demo_heldout_prompts_path, demo_target_path
+from dflash_tui.engine.policy import BlockPolicy, Choice
+from dflash_tui.policy_replay import Trace, accepted_lengths, geometric_mean, load_traces, replay_answer, replay_bench
+from dflash_tui.train.evaluate import load_prompts
+
+TRACES = Path(__file__).parents[1] / "data" / "demo_policy_traces.json"
+COSTS = {1: 1.0, 4: 2.9, 8: 2.8, 16: 3.0, 0: 1.4}  # plain steps per cycle (0: a shadow probe), as measured here
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from dflash_tui.engine.session import Engine
+
+    engine = Engine.load(demo_target_path(), demo_draft_path())
+    prompt = load_prompts(demo_heldout_prompts_path(), 2)[1]  # 128 tokens, a loop the draft predicts
+    ids = engine.encode_chat(prompt["messages"])
+    answer = list(engine.generate(ids, max_tokens=64, mode="plain"))[-1].token_ids
+    return engine, ids, answer
+
+
+def test_recorded_acceptance_is_what_real_cycles_accept(demo):
+    engine, ids, answer = demo
+    recorded = accepted_lengths(engine, ids, answer, [16])[16]
+    engine.reset()
+    cycles = [e for e in engine.generate(ids, max_tokens=64, mode="dflash", block_size=16)
+              if getattr(e, "mode", "") == "dflash" and hasattr(e, "committed")]
+    checked = 0
+    for c in cycles:
+        j = c.generated_tokens - c.committed  # the staged token's index in the answer (the prefill's is 0)
+        if j + c.accepted + 2 < len(answer):  # not cut by max_tokens
+            assert c.accepted == recorded[j], f"cycle at answer position {j}"
+            checked += 1
+    assert checked >= 3
+
+
+def test_a_shadow_probe_measures_what_a_cycle_there_would_accept_and_output_stays_plain(demo, monkeypatch):
+    engine, ids, answer = demo
+    recorded = accepted_lengths(engine, ids, answer, [16])[16]
+    engine.reset()
+    policy = engine.policy()
+    assert policy.shadow  # greedy decoding shadow-probes
+    seen = []
+    monkeypatch.setattr(policy, "choose", lambda: Choice(1, "test: plain, shadow probe", plain_steps=20, shadow=16))
+    monkeypatch.setattr(policy, "observe_shadow", lambda b, a, checked, seconds: seen.append((a, checked, seconds)))
+    summary = list(engine.generate(ids, max_tokens=64, mode="auto"))[-1]
+    assert summary.token_ids == answer  # shadow probes never change the tokens
+    starts = range(0, 63, 20)  # the first token comes from the prefill; stretches of 20 from there
+    assert [checked for _, checked, _ in seen] == [min(15, 63 - j) for j in starts]
+    assert [a for a, _, _ in seen] == [min(recorded[j], 15, 63 - j) for j in starts]
+    assert any(a > 0 for a, _, _ in seen) and all(seconds > 0 for _, _, seconds in seen)
+
+
+def test_sampling_never_shadow_probes(demo):
+    from dflash_tui.engine.sampling import SamplingParams
+
+    engine, _, _ = demo
+    assert not engine.policy(sampling=SamplingParams(temperature=0.7)).shadow
+
+
+def hard_then_looping(tokens: int, turns_at: int) -> Trace:
+    """An answer the draft misses until it falls into a loop it predicts perfectly (the demo target's habit)."""
+    hard = [0, 1, 0, 2, 1, 0, 0, 1]
+    accepted = [hard[j % len(hard)] if j < turns_at else min(15, tokens - 1 - j) for j in range(tokens)]
+    return Trace("loops halfway", "test", tokens, {b: [min(a, b - 1) for a in accepted] for b in (4, 8, 16)})
+
+
+def test_an_answer_that_turns_easy_halfway_is_caught_within_the_answer():
+    """After answers where DFlash lost, a later answer that loops from token 60 on is drafted within a few
+    shadow probes: without them the one probe an answer gets lands in the hard part."""
+    results = {}
+    for shadow in (True, False):
+        policy = BlockPolicy(16, shadow=shadow)
+        for _ in range(3):
+            replay_answer(policy, hard_then_looping(128, 128), COSTS)
+        blocks: dict[int, int] = {}
+        turning = hard_then_looping(200, 60)
+        results[shadow] = turning.fixed_cost(1, COSTS)[1] / replay_answer(policy, turning, COSTS, block_tokens=blocks)
+        if shadow:
+            assert blocks.get(16, 0) >= 100  # of the 140 looping tokens
+    assert results[True] > 1.5 and results[True] > 1.3 * results[False]
+
+
+def test_a_short_answer_pays_no_probe():
+    """Answers that end within SHADOW_OPENING tokens run plain from start to end, whatever came before."""
+    policy = BlockPolicy(16, shadow=True)
+    for _ in range(3):  # a session where DFlash lost: it learnt costs and a poor acceptance
+        replay_answer(policy, Trace("hard", "test", 128, {b: [0] * 128 for b in (4, 8, 16)}), COSTS)
+    short = Trace("short", "test", 20, {b: [1] * 20 for b in (4, 8, 16)})
+    blocks: dict[int, int] = {}
+    assert replay_answer(policy, short, COSTS, block_tokens=blocks) == short.fixed_cost(1, COSTS)[1]
+    assert set(blocks) == {1}
+
+
+def test_on_the_demo_pairs_recorded_traces_shadow_probes_beat_real_probes():
+    """`python -m dflash_tui.policy_replay replay tests/data/demo_policy_traces.json` (and `--no-shadow`):
+    80 held-out prompts, each answered 7 times in one session, at the cycle costs measured on this CPU."""
+    traces, costs = load_traces(TRACES)
+    assert len(traces) == 80 and json.loads(TRACES.read_text())["max_tokens"] == 128
+    shadow = replay_bench(traces, costs, policy=BlockPolicy(16, shadow=True))
+    real = replay_bench(traces, costs, policy=BlockPolicy(16))
+    for results in (shadow, real):
+        assert all(r.auto_vs_plain > 0.75 for r in results)
+    gain = geometric_mean([r.auto_vs_plain for r in shadow]) / geometric_mean([r.auto_vs_plain for r in real])
+    assert gain > 1.05
+    assert min(r.auto_vs_plain for r in shadow) > min(r.auto_vs_plain for r in real)
+    assert min(r.auto_vs_best_fixed for r in shadow) > min(r.auto_vs_best_fixed for r in real)
+
+
+def test_bench_replay_prints_the_table_and_writes_json(tmp_path, capsys):
+    from dflash_tui.cli import main
+
+    out = tmp_path / "replay.json"
+    assert main(["bench", "--replay", str(TRACES), "--runs", "2", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "auto/plain" in table and "geometric mean" in table
+    rows = json.loads(out.read_text())
+    assert len(rows) == 80 and all(r["auto_vs_plain"] > 0 and r["best_fixed"] in (4, 8, 16) for r in rows)
