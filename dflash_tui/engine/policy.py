@@ -151,8 +151,10 @@ class BlockPolicy:
         self._answer_evidence = ANSWER_EVIDENCE_CYCLES
 
     def _start_answer_shadowed(self) -> None:
-        """With shadow probes an answer opens in DFlash only when the acceptance carried over wins even at
-        an opening's tau (OPENING_TAU_FACTOR of the whole answers'); otherwise with SHADOW_OPENING plain
+        """With shadow probes an answer opens with MEASURE_PLAIN_STEPS plain tokens, then DFlash, when the
+        acceptance carried over wins even at an opening's tau (OPENING_TAU_FACTOR of the whole answers'; the
+        plain steps keep the plain cost measured: a stale one, from a slow first measurement, once made every
+        cycle look cheap for a whole session); otherwise with SHADOW_OPENING plain
         tokens, after which the usual choice decides and plain stretches carry shadow probes. Replayed on
         the demo pair's 80 held-out traces (policy_replay.py), 32 opening tokens beat 16 and 24: most of
         its answers that end early end before 32, and probes there cost them most."""
@@ -164,6 +166,8 @@ class BlockPolicy:
         plain_tps, best_tps = self.tokens_per_second(1) or 0.0, self.tokens_per_second(best) or 0.0
         if not (self._won and best_tps * OPENING_TAU_FACTOR > plain_tps):
             self._plain_left = self._last_run = SHADOW_OPENING  # the first probe after the opening's worst part
+        else:  # a few plain steps still: every DFlash cost is counted in plain steps, which must stay fresh
+            self._plain_left = self._last_run = MEASURE_PLAIN_STEPS
 
     def observe_cycle(self, block_size: int, accepted: int, seconds: float) -> None:
         self._record_cost(block_size, seconds, RECENT_CYCLES)

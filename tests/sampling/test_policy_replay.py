@@ -123,3 +123,18 @@ def test_bench_replay_prints_the_table_and_writes_json(tmp_path, capsys):
     assert "auto/plain" in table and "geometric mean" in table
     rows = json.loads(out.read_text())
     assert len(rows) == 80 and all(r["auto_vs_plain"] > 0 and r["best_fixed"] in (4, 8, 16) for r in rows)
+
+
+def test_a_slow_first_plain_measurement_does_not_lock_a_session_into_dflash():
+    """Every DFlash cost is counted in plain steps: if the first plain steps ran on a busy machine (3x slow),
+    a losing draft looks like a winner. Answers must keep re-measuring plain steps, so the session recovers."""
+    policy = BlockPolicy(16, shadow=True)
+    policy.observe_plain(8, [3.0] * 7)  # the session's first plain steps, measured while the machine was busy
+    losing = Trace("losing", "test", 128, {b: [1] * 128 for b in (4, 8, 16)})  # tau 2 at 3 steps a cycle
+    costs = []
+    for _ in range(12):
+        blocks: dict[int, int] = {}
+        costs.append(replay_answer(policy, losing, COSTS, block_tokens=blocks))
+    plain = losing.fixed_cost(1, COSTS)[1]
+    assert costs[0] > 1.4 * plain  # fooled at first: every cycle looked 3x cheaper than it was
+    assert costs[-1] < 1.15 * plain, costs  # (without re-measuring plain steps: 1.51x, every answer)
