@@ -121,6 +121,8 @@ class BlockPolicy:
         self._answer_evidence = 0  # DFlash cycles this answer still runs before acceptance may rule it out
         self.shadow = shadow and bool(self.dflash_sizes)  # plain stretches start with a shadow probe
         self._shadow_costs: deque = deque(maxlen=RECENT_CYCLES)  # plain steps per shadow probe
+        self._shadow_stats = [0, 0]  # this session's shadow probes and their accepted drafts, for the stats
+        self._last_shadow: tuple[int, int] | None = None  # (accepted, checked) of the latest one
         self.last = Choice(1, "")
 
     # -- measurements ------------------------------------------------------------------------------
@@ -181,6 +183,8 @@ class BlockPolicy:
         decoding went on to choose (fewer when the answer ended first), and the first `accepted` matched.
         `seconds`: the draft pass and the context it needed."""
         self._shadow_costs.append(seconds / self._plain_step())
+        self._shadow_stats = [self._shadow_stats[0] + 1, self._shadow_stats[1] + accepted]
+        self._last_shadow = (accepted, checked)
         self._observe_acceptance(block_size, accepted, checked)
 
     def _observe_acceptance(self, block_size: int, accepted: int, checked: int) -> None:
@@ -317,8 +321,11 @@ class BlockPolicy:
         if self.shadow:
             run = self._shadow_run()
             self._plain_left = self._last_run = run
+            last = (f"last shadow probe {self._last_shadow[0]}/{self._last_shadow[1]} accepted; "
+                    if self._last_shadow else "")
             return Choice(1, f"auto: plain, best DFlash b{best} est {best_tps / plain_tps:.2f}x plain "
-                             f"(tau {tau:.2f}); shadow-probing b{largest} every {run} tokens", run, shadow=largest)
+                             f"(tau {tau:.2f}); {last}shadow-probing b{largest} every {run} tokens", run,
+                          shadow=largest)
         # Thin evidence (few DFlash cycles this session) buys shorter stretches: an unlucky start is re-checked soon.
         evidence = min(1.0, self._dflash_cycles / FULL_EVIDENCE_CYCLES)
         run = min(max(int(self._affordable_run(best) * evidence), FIRST_PLAIN_RUN), LONGEST_PLAIN_RUN)
@@ -375,4 +382,7 @@ class BlockPolicy:
             tps = self.tokens_per_second(b)
             if self.measured(b) and tps:
                 parts.append(f"{'plain' if b == 1 else f'b{b}'} {tps:.1f} tok/s")
+        probes, accepted = self._shadow_stats
+        if probes:
+            parts.append(f"{probes} shadow probes, {accepted / probes:.1f} drafts accepted on average")
         return "; ".join(parts)

@@ -138,3 +138,11 @@ def test_a_slow_first_plain_measurement_does_not_lock_a_session_into_dflash():
     plain = losing.fixed_cost(1, COSTS)[1]
     assert costs[0] > 1.4 * plain  # fooled at first: every cycle looked 3x cheaper than it was
     assert costs[-1] < 1.15 * plain, costs  # (without re-measuring plain steps: 1.51x, every answer)
+
+
+def test_shadow_probes_are_visible_in_the_reasons():
+    policy = BlockPolicy(16, shadow=True)
+    for _ in range(3):
+        replay_answer(policy, Trace("hard", "test", 128, {b: [1] * 128 for b in (4, 8, 16)}), COSTS)
+    assert "last shadow probe 1/15 accepted" in policy.last.reason and "shadow-probing b16 every" in policy.last.reason
+    assert "shadow probes, 1.0 drafts accepted on average" in policy.summary()
