@@ -288,6 +288,13 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
             return
 
 
+def can_shadow_probe(sampling: SamplingParams) -> bool:
+    """Whether a draft can be checked against plain decoding's own tokens: where both choose
+    deterministically from the same inputs (greedy, or the coupled rule's position-keyed noise), a cycle
+    would have accepted exactly the drafts that plain decoding goes on to choose."""
+    return sampling.argmax_only or sampling.coupled
+
+
 def shadow_probe(draft: DFlashDraftModel, state: DecodeState, propose: Proposer, staged: int,
                  block_size: int) -> tuple[list[int], float]:
     """A draft pass alone, before a plain stretch (greedy): the stretch's own tokens then show how much of
@@ -371,6 +378,13 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
     taps = draft.config.target_layer_ids
     run_draft = draft_logits(target, draft, state)
     greedy_propose = draft_block(target, draft, state)
+
+    def coupled_propose(token: int, offset: int, b: int) -> list[int]:  # as a coupled cycle drafts
+        dl = run_draft(token, offset, b)
+        return coupled_drafts(dl, sampling, state.tokens[-sampling.repetition_context:] + [token],
+                              noise.rows(offset + 1, b - 1, dl.shape[-1]))
+
+    shadow_propose = (propose or greedy_propose) if sampling.argmax_only else coupled_propose
     # one host sync per cycle: greedy, or coupled without a penalty (whose history needs the drafts on the host)
     fusable = propose is None and (sampling.argmax_only or (noise is not None and not sampling.penalized))
     choose = coupled_chooser(sampling, noise) if fusable and not sampling.argmax_only else None
@@ -390,7 +404,7 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         b = choice.block_size if choice else block_size
         reason = choice.reason if choice else ""
         if b <= 1:
-            shadow = shadow_probe(draft, state, greedy_propose, staged, choice.shadow) if choice.shadow else None
+            shadow = shadow_probe(draft, state, shadow_propose, staged, choice.shadow) if choice.shadow else None
             step_start = time.perf_counter()
             intervals = []  # step to step, from the first token on: the pipeline's fill left out
             steps = 0

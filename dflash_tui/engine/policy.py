@@ -80,6 +80,8 @@ ANSWER_EVIDENCE_CYCLES = 2  # DFlash cycles a new answer runs before acceptance 
 #                             once DFlash has won in this session (one probe at a hard spot is no verdict)
 SHADOW_CARRYOVER = 0.3  # ANSWER_CARRYOVER with shadow probes: cheap re-checks afford trusting the past more
 SHADOW_BUDGET = 0.05  # share of plain decoding time shadow probes may cost
+SHADOW_FALLOFF = 1.0  # the probe budget scales with (DFlash's estimated speed / plain's) ** this
+SHADOW_FLOOR = 0.25  # ...never below this ratio
 SHADOW_COST_GUESS = 1.0  # plain steps per shadow probe until one was timed
 SHADOW_OPENING = 32  # plain tokens an answer opens with before its first shadow probe (short answers pay none)
 OPENING_TAU_FACTOR = 0.68  # tau over an answer's first 16 tokens / over whole answers (demo pair: 2.19 / 3.2)
@@ -319,7 +321,7 @@ class BlockPolicy:
                                      "plain)")
             return Choice(best, f"auto: b{best}, est {best_tps / plain_tps:.2f}x plain (tau {tau:.2f})")
         if self.shadow:
-            run = self._shadow_run()
+            run = self._shadow_run(best_tps / plain_tps if plain_tps else 1.0)
             self._plain_left = self._last_run = run
             last = (f"last shadow probe {self._last_shadow[0]}/{self._last_shadow[1]} accepted; "
                     if self._last_shadow else "")
@@ -333,11 +335,13 @@ class BlockPolicy:
         return Choice(1, f"auto: plain, best DFlash b{best} est {best_tps / plain_tps:.2f}x plain "
                          f"(tau {tau:.2f}); re-probe after {run} tokens", run)
 
-    def _shadow_run(self) -> int:
-        """Plain tokens per shadow probe, so that probes cost SHADOW_BUDGET of the time; never fewer than a
-        block's drafts (the stretch checks them)."""
+    def _shadow_run(self, behind: float = 1.0) -> int:
+        """Plain tokens per shadow probe, so that probes cost SHADOW_BUDGET of the time (less, the further
+        DFlash is behind: `behind` = its estimated tok/s over plain's); never fewer than a block's drafts
+        (the stretch checks them)."""
         cost = _lower_quartile(self._shadow_costs) if self._shadow_costs else SHADOW_COST_GUESS
-        return min(max(int(cost / SHADOW_BUDGET), self.max_block - 1), LONGEST_PLAIN_RUN)
+        budget = SHADOW_BUDGET * min(1.0, max(SHADOW_FLOOR, behind) ** SHADOW_FALLOFF)
+        return min(max(int(cost / budget), self.max_block - 1), LONGEST_PLAIN_RUN)
 
     def _could_win(self, b: int, plain_tps: float) -> bool:
         """Whether DFlash at b beats plain decoding if every draft were accepted (b tokens a cycle)."""

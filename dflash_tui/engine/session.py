@@ -15,7 +15,7 @@ from ..mlx_setup import import_mlx
 from ..compat import check_pair
 from .blas_threads import ThreadSwitch, calibrate
 from .context import DraftContext
-from .decode import DecodeState, dflash_generate, flush_pending, plain_generate
+from .decode import DecodeState, can_shadow_probe, dflash_generate, flush_pending, plain_generate
 from .draft import DFlashDraftModel, load_draft, read_config
 from .errors import IncompatiblePairError, ModelLoadError
 from .events import MODE_AUTO, MODE_DFLASH, MODE_PLAIN, GenerationEvent, GenerationSummary
@@ -167,8 +167,7 @@ class Engine:
         sampling = sampling or SamplingParams()
         key = (block_size, replace(sampling, seed=None, rule=sampling.resolved_rule))  # the rule sets acceptance
         if key not in self._policies:
-            # Greedy decoding can check a draft against the plain tokens that follow it: shadow probes.
-            self._policies[key] = BlockPolicy(self.block_size, pinned=block_size, shadow=sampling.argmax_only)
+            self._policies[key] = BlockPolicy(self.block_size, pinned=block_size, shadow=can_shadow_probe(sampling))
         return self._policies[key]
 
     def generate(self, prompt_ids: list[int], *, max_tokens: int = 256, mode: str = MODE_DFLASH,

@@ -58,11 +58,28 @@ def test_a_shadow_probe_measures_what_a_cycle_there_would_accept_and_output_stay
     assert any(a > 0 for a, _, _ in seen) and all(seconds > 0 for _, _, seconds in seen)
 
 
-def test_sampling_never_shadow_probes(demo):
+def test_seeded_sampling_shadow_probes_exactly_and_unseeded_does_not(demo, monkeypatch):
+    """Under the coupled rule (a seed) plain sampling and a cycle choose by the same position-keyed noise, so
+    a shadow probe accepts what a cycle there would; under rejection sampling (no seed) it could not know."""
     from dflash_tui.engine.sampling import SamplingParams
 
-    engine, _, _ = demo
+    engine, ids, _ = demo
     assert not engine.policy(sampling=SamplingParams(temperature=0.7)).shadow
+    sampling = SamplingParams(temperature=0.7, seed=3)
+    engine.reset()
+    fixed = list(engine.generate(ids, max_tokens=64, mode="dflash", block_size=16, sampling=sampling))
+    at = {c.generated_tokens - c.committed: c.accepted for c in fixed
+          if getattr(c, "mode", "") == "dflash" and hasattr(c, "committed") and c.generated_tokens < 50}
+    policy = engine.policy(sampling=sampling)
+    assert policy.shadow
+    seen = []
+    monkeypatch.setattr(policy, "choose", lambda: Choice(1, "test: plain, shadow probe", plain_steps=20, shadow=16))
+    monkeypatch.setattr(policy, "observe_shadow", lambda b, a, checked, seconds: seen.append(a))
+    engine.reset()
+    auto = list(engine.generate(ids, max_tokens=64, mode="auto", sampling=sampling))[-1]
+    assert auto.token_ids == fixed[-1].token_ids  # the seed's text, whatever the mode
+    shared = [j for j in range(0, 63, 20) if j in at]
+    assert 0 in shared and all(seen[j // 20] == at[j] for j in shared)
 
 
 def hard_then_looping(tokens: int, turns_at: int) -> Trace:
@@ -73,8 +90,8 @@ def hard_then_looping(tokens: int, turns_at: int) -> Trace:
 
 
 def test_an_answer_that_turns_easy_halfway_is_caught_within_the_answer():
-    """After answers where DFlash lost, a later answer that loops from token 60 on is drafted within a few
-    shadow probes: without them the one probe an answer gets lands in the hard part."""
+    """After answers where DFlash lost, a later answer that loops from token 60 on is drafted within the
+    answer: without shadow probes the one probe an answer gets lands in the hard part."""
     results = {}
     for shadow in (True, False):
         policy = BlockPolicy(16, shadow=shadow)
@@ -83,9 +100,9 @@ def test_an_answer_that_turns_easy_halfway_is_caught_within_the_answer():
         blocks: dict[int, int] = {}
         turning = hard_then_looping(200, 60)
         results[shadow] = turning.fixed_cost(1, COSTS)[1] / replay_answer(policy, turning, COSTS, block_tokens=blocks)
-        if shadow:
-            assert blocks.get(16, 0) >= 100  # of the 140 looping tokens
-    assert results[True] > 1.5 and results[True] > 1.3 * results[False]
+        if shadow:  # probes thin out while DFlash is far behind (SHADOW_FALLOFF), so the loop is found late
+            assert blocks.get(16, 0) >= 50  # of the 140 looping tokens
+    assert results[True] > 1.2 and results[True] > 1.15 * results[False]
 
 
 def test_a_short_answer_pays_no_probe():
