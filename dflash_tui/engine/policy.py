@@ -41,14 +41,17 @@ has seen fewer than FULL_EVIDENCE_CYCLES DFlash cycles the stretches are
 shorter in proportion, so a verdict drawn from an unlucky start (answers often
 open with blocks the draft misses) is re-checked within the same answer.
 
-Shadow probes (greedy decoding, `shadow=True`): a plain stretch can start with
-a draft pass alone; the stretch's own tokens then say exactly how much of that
-block a cycle would have accepted. Such a probe costs a draft pass (about one
-plain step on this CPU), not a losing cycle plus two switches (about three),
-so the policy probes every stretch, at SHADOW_BUDGET of the time, needs no
-forced DFlash cycles at an answer's start, and catches an answer that turns
-easy halfway (the demo target's answers fall into loops the draft predicts
-perfectly). Nothing here imports MLX.
+Shadow probes (`shadow=True`: greedy decoding, or sampling under the coupled
+rule, where plain steps and cycles choose by the same position-keyed noise): a
+plain stretch can start with a draft pass alone; the stretch's own tokens then
+say exactly how much of that block a cycle would have accepted. Such a probe
+costs the draft pass and the context it needs (about 1.5 plain steps on this
+CPU), not a losing cycle plus two switches (about 4.5), so the policy probes
+every stretch, at up to SHADOW_BUDGET of the time (less the further DFlash is
+behind), needs no forced DFlash cycles at an answer's start, and catches an
+answer that turns easy halfway (the demo target's answers fall into loops the
+draft predicts perfectly). The rest of the rules above (costs, acceptance,
+untried and stale sizes) are the same. Nothing here imports MLX.
 """
 
 from __future__ import annotations
