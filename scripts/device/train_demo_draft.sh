@@ -9,6 +9,8 @@
 #
 # Needs /tmp/site or .whlB + /tmp/part.aa (mlx_cuda_env.sh) and .work/corpus carried. OUT gets the draft
 # (config + bf16 weights), its trainer state (to carry back if the machine was lost) and the log.
+# LAYERS / INTER (default 2 / 512, the shipped shape) build a deeper or wider draft; BITS=8 also writes
+# OUT/draft-q8, the weights stored at 8 bits (a 3- or 4-layer draft fits the 12 MB pair budget only so).
 set -o pipefail
 STARTED=$SECONDS
 source scripts/device/mlx_cuda_env.sh
@@ -31,13 +33,16 @@ P=dflash_tui/demo/heldout_prompts.jsonl
   fi
   echo "stint ${STINT:-1}: schedule ${BUDGET}s in all"
   python3 -m dflash_tui.train.cli_commands train-draft --target dflash_tui/demo/target --generate-from /tmp/prompts.jsonl \
-    --max-answer-tokens 160 --sampled-answers ${SAMPLED:-40000} --out $W $RESUME --layers 2 --taps 1,2,3 \
-    --intermediate-size 512 --batch-size 64 --seq-len 384 --blocks-per-row 32 --lr 3e-3 --warmup 200 \
+    --max-answer-tokens 160 --sampled-answers ${SAMPLED:-40000} --out $W $RESUME --layers ${LAYERS:-2} --taps 1,2,3 \
+    --intermediate-size ${INTER:-512} --batch-size 64 --seq-len 384 --blocks-per-row 32 --lr 3e-3 --warmup 200 \
     --steps 1000000 --loss distill --time-budget $BUDGET --stop-after $((STOP_AT - (SECONDS - STARTED))) \
     --target-dtype float32 --warm-start --seed ${SEED:-0} --eval-every 1000000 || exit 1
   cat $W/trainer/state.json
   mkdir -p $OUT/draft $OUT/trainer  # before the evaluation, which may run out of the call's time
   cp $W/config.json $W/model.safetensors $OUT/draft/ && cp $W/trainer/* $OUT/trainer/
+  if [ -n "$BITS" ]; then
+    python3 -m dflash_tui.train.quantize_draft $W $OUT/draft-q$BITS --bits $BITS || exit 1
+  fi
   if [ -n "$FINAL" ]; then
     for d in $W dflash_tui/demo/draft; do
       for t in 0 0.7; do
