@@ -128,6 +128,7 @@ class BlockPolicy:
         self._shadow_costs: deque = deque(maxlen=RECENT_CYCLES)  # plain steps per shadow probe
         self._shadow_stats = [0, 0]  # this session's shadow probes and their accepted drafts, for the stats
         self._last_shadow: tuple[int, int] | None = None  # (accepted, checked) of the latest one
+        self._opening = ""  # the reason while an answer's opening plain tokens run (shadow probes)
         self.last = Choice(1, "")
 
     # -- measurements ------------------------------------------------------------------------------
@@ -167,14 +168,19 @@ class BlockPolicy:
         its answers that end early end before 32, and probes there cost them most."""
         self._plain_left = 0
         self._probe_due = False
+        self._opening = ""
         if not self.measured(1) or not any(self.measured(b) for b in self.dflash_sizes):
             return
         best = self._best_size()
         plain_tps, best_tps = self.tokens_per_second(1) or 0.0, self.tokens_per_second(best) or 0.0
         if not (self._won and best_tps * OPENING_TAU_FACTOR > plain_tps):
             self._plain_left = self._last_run = SHADOW_OPENING  # the first probe after the opening's worst part
+            self._opening = (f"auto: plain for an answer's first {SHADOW_OPENING} tokens (drafts predict openings "
+                             f"worst; DFlash b{best} est {best_tps / plain_tps:.2f}x plain so far)")
         else:  # a few plain steps still: every DFlash cost is counted in plain steps, which must stay fresh
             self._plain_left = self._last_run = MEASURE_PLAIN_STEPS
+            self._opening = (f"auto: plain for {MEASURE_PLAIN_STEPS} tokens to re-measure a plain step, then "
+                             f"DFlash b{best} (est {best_tps / plain_tps:.2f}x plain)")
 
     def observe_cycle(self, block_size: int, accepted: int, seconds: float) -> None:
         self._record_cost(block_size, seconds, RECENT_CYCLES)
@@ -301,8 +307,11 @@ class BlockPolicy:
         if not any(self.measured(b) for b in self.dflash_sizes):
             return Choice(largest, f"auto: probing DFlash b{largest}")
         if self._plain_left > 0:
+            if self._opening:
+                return Choice(1, self._opening, self._plain_left)
             return Choice(1, self.last.reason if self.last.block_size == 1 else
                           f"auto: plain, re-probe after {self._plain_left} tokens", self._plain_left)
+        self._opening = ""
         plain_tps = self.tokens_per_second(1) or 0.0
         best = self._best_size()
         best_tps = self.tokens_per_second(best) or 0.0

@@ -163,3 +163,11 @@ def test_shadow_probes_are_visible_in_the_reasons():
         replay_answer(policy, Trace("hard", "test", 128, {b: [1] * 128 for b in (4, 8, 16)}), COSTS)
     assert "last shadow probe 1/15 accepted" in policy.last.reason and "shadow-probing b16 every" in policy.last.reason
     assert "shadow probes, 1.0 drafts accepted on average" in policy.summary()
+
+
+def test_an_answers_opening_says_why_it_runs_plain():
+    policy = BlockPolicy(16, shadow=True)
+    replay_answer(policy, Trace("hard", "test", 64, {b: [0] * 64 for b in (4, 8, 16)}), COSTS)
+    policy.start_answer()
+    choice = policy.choose()
+    assert choice.block_size == 1 and choice.plain_steps == 32 and "first 32 tokens" in choice.reason
