@@ -163,6 +163,8 @@ def accepted_lengths(engine, prompt_ids: list[int], answer: list[int], sizes: li
     j sees the draft context of positions before it, as in the engine."""
     from .mlx_setup import import_mlx
 
+    from .engine.decode import accept_greedy
+
     mx = import_mlx()
     target, draft = engine.target, engine.draft
     taps, mask_id = draft.config.target_layer_ids, draft.config.mask_token_id
@@ -178,10 +180,7 @@ def accepted_lengths(engine, prompt_ids: list[int], answer: list[int], sizes: li
             block = mx.array([[answer[j]] + [mask_id] * (b - 1)])
             hidden = draft(target.embed(block), ctx, offset)
             drafts = mx.argmax(target.logits(hidden[:, 1:])[0], axis=-1).tolist()
-            a = 0
-            while a < len(drafts) and j + 1 + a < len(answer) and drafts[a] == answer[j + 1 + a]:
-                a += 1
-            out[b].append(a)
+            out[b].append(accept_greedy(drafts, answer[j + 1:]))
     return out
 
 

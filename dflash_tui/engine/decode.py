@@ -297,7 +297,7 @@ def can_shadow_probe(sampling: SamplingParams) -> bool:
 
 def shadow_probe(draft: DFlashDraftModel, state: DecodeState, propose: Proposer, staged: int,
                  block_size: int) -> tuple[list[int], float]:
-    """A draft pass alone, before a plain stretch (greedy): the stretch's own tokens then show how much of
+    """A draft pass alone, before a plain stretch (see can_shadow_probe): the stretch's own tokens show how much of
     the block a cycle would have accepted, for a draft pass instead of a cycle. Returns (drafts, seconds
     spent, the plain tokens' context included)."""
     start = time.perf_counter()

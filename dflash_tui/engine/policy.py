@@ -121,7 +121,7 @@ class BlockPolicy:
         self._last_run = 0  # length of the last plain stretch (0: DFlash won last time)
         self._probe_due = False
         self._idle: dict[int, int] = {}  # DFlash size -> cycles since it last ran
-        self._dflash_cycles = 0  # DFlash cycles observed this session (not decayed)
+        self._dflash_cycles = 0  # DFlash cycles and shadow probes observed this session (not decayed)
         self._won = False  # DFlash has beaten plain decoding on ample evidence in this session
         self._answer_evidence = 0  # DFlash cycles this answer still runs before acceptance may rule it out
         self.shadow = shadow and bool(self.dflash_sizes)  # plain stretches start with a shadow probe
