@@ -155,11 +155,12 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int,
                    help="makes sampling reproducible: the same seed and settings give the same text in every "
                         "mode and block size (the coupled acceptance rule, the default with a seed)")
-    p.add_argument("--rule", choices=["coupled", "rejection", "matching"],
+    p.add_argument("--rule", choices=["coupled", "block", "rejection", "matching"],
                    help="DFlash acceptance under sampling, all lossless (default: coupled with --seed, else "
-                        "rejection). coupled: position-keyed Gumbel noise, the same text in every mode for a "
-                        "seed; rejection: speculative rejection sampling, most accepted drafts, reproducible only "
-                        "for a fixed block size sequence; matching: draw and compare, for comparison")
+                        "block). coupled: position-keyed Gumbel noise, the same text in every mode for a "
+                        "seed; block: block verification, the most accepted drafts; rejection: token-by-token "
+                        "speculative rejection sampling (block and rejection repeat a seeded run only for a fixed "
+                        "block size sequence); matching: draw and compare, for comparison")
 
 
 def cmd_app(args) -> int:

@@ -38,9 +38,9 @@ from .context import DraftContext
 from .draft import DFlashDraftModel
 from .events import MODE_DFLASH, MODE_PLAIN, GenerationEvent, PrefillDone, TokenChunk
 from .policy import BlockPolicy
-from .sampling import (RULE_MATCHING, KeyStream, PositionNoise, SamplingParams, accept_coupled, accept_matching,
-                       accept_rejection, coupled_drafts, coupled_tokens, draft_tokens, draw, history_rows,
-                       one_hot_rows, token_distribution)
+from .sampling import (RULE_BLOCK, RULE_MATCHING, KeyStream, PositionNoise, SamplingParams, accept_block,
+                       accept_coupled, accept_matching, accept_rejection, coupled_drafts, coupled_tokens, draft_tokens,
+                       draw, history_rows, one_hot_rows, token_distribution)
 from .stats import StatsRecorder
 from .target import TargetAdapter
 
@@ -336,7 +336,8 @@ def _choose_tokens(logits: mx.array, drafts: list[int], q: mx.array | None, stat
     if sampling.resolved_rule == RULE_MATCHING:
         a, nxt = accept_matching(p, drafts, keys)
     else:
-        a, nxt = accept_rejection(p, q if q is not None else one_hot_rows(drafts, p.shape[-1]), drafts, keys)
+        accept = accept_block if sampling.resolved_rule == RULE_BLOCK else accept_rejection
+        a, nxt = accept(p, q if q is not None else one_hot_rows(drafts, p.shape[-1]), drafts, keys)
     return a, drafts[:a] + [nxt]
 
 

@@ -8,7 +8,7 @@ one-hot of the argmax, so greedy decoding is the same code with a degenerate
 distribution. The target's p and the draft's q at a block position go through
 exactly the same processing with the same token history.
 
-Three acceptance rules, all exact (every emitted token is distributed as plain
+Four acceptance rules, all exact (every emitted token is distributed as plain
 sampling from the target's p); `SamplingParams.resolved_rule` picks one:
 
 - "coupled" (the default when a seed is given): the token at absolute sequence
@@ -28,7 +28,17 @@ sampling from the target's p); `SamplingParams.resolved_rule` picks one:
   agree: probability at least (1 - TV) / (1 + TV) with TV the total variation
   between p and q, far above "matching" (independent draws) and below
   "rejection" (1 - TV, the most any exact rule can keep).
-- "rejection" (the default without a seed, `accept_rejection`): standard
+- "block" (the default without a seed, `accept_block`): block verification
+  (Sun et al., "Block Verification Accelerates Speculative Decoding", ICLR
+  2025). The same draws as "rejection", but the block is judged jointly: a
+  draft rejected on its own can still be kept when the drafts after it make
+  up for it, because the residual after position i is weighted by how much
+  of the block's probability survived up to i (`block_verification`). Every
+  emitted token is still distributed exactly as plain sampling, and the
+  expected number of kept drafts is the most any exact rule can reach from
+  the same drafts, never less than "rejection" (tests enumerate every draft
+  of a small vocabulary to check both).
+- "rejection" (`accept_rejection`): standard
   speculative sampling. Keep draft d with probability min(1, p(d)/q(d)); at
   the first rejection draw the correction from normalize(max(0, p - q)); if
   every draft is kept draw the bonus token from p at the last position. Each
@@ -39,7 +49,7 @@ sampling from the target's p); `SamplingParams.resolved_rule` picks one:
 - "matching" (`accept_matching`): the weaker exact rule (draw from p, keep the
   draft iff equal) that other MLX implementations use; it is here to compare.
 
-"rejection" and "matching" draw from an explicit key stream (`KeyStream`).
+"block", "rejection" and "matching" draw from an explicit key stream (`KeyStream`).
 At temperature 0 every rule is the argmax of the (penalized) logits.
 """
 
@@ -54,9 +64,10 @@ from ..mlx_setup import import_mlx
 mx = import_mlx()
 
 RULE_COUPLED = "coupled"
+RULE_BLOCK = "block"
 RULE_REJECTION = "rejection"
 RULE_MATCHING = "matching"
-RULES = (RULE_COUPLED, RULE_REJECTION, RULE_MATCHING)
+RULES = (RULE_COUPLED, RULE_BLOCK, RULE_REJECTION, RULE_MATCHING)
 
 
 @dataclass(frozen=True)
@@ -68,8 +79,8 @@ class SamplingParams:
     repetition_penalty: float = 1.0  # 1.0 = off
     repetition_context: int = 20  # tokens the penalty looks back over (mlx-lm's default)
     seed: int | None = None
-    # Acceptance rule (all lossless): "coupled" (reproducible in every mode), "rejection" or "matching";
-    # None = "coupled" when a seed is given, "rejection" otherwise (see resolved_rule).
+    # Acceptance rule (all lossless): "coupled" (reproducible in every mode), "block", "rejection" or
+    # "matching"; None = "coupled" when a seed is given, "block" otherwise (see resolved_rule).
     rule: str | None = None
 
     def __post_init__(self):
@@ -85,14 +96,14 @@ class SamplingParams:
             raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
         if self.rule is not None and self.rule not in RULES:
             raise ValueError(f"rule must be one of {', '.join(map(repr, RULES))} (or None: {RULE_COUPLED!r} "
-                             f"with a seed, {RULE_REJECTION!r} without), got {self.rule!r}")
+                             f"with a seed, {RULE_BLOCK!r} without), got {self.rule!r}")
 
     @property
     def resolved_rule(self) -> str:
-        """The acceptance rule in force: the explicit rule, else "coupled" with a seed, "rejection" without."""
+        """The acceptance rule in force: the explicit rule, else "coupled" with a seed, "block" without."""
         if self.rule is not None:
             return self.rule
-        return RULE_COUPLED if self.seed is not None else RULE_REJECTION
+        return RULE_COUPLED if self.seed is not None else RULE_BLOCK
 
     @property
     def coupled(self) -> bool:
@@ -341,6 +352,51 @@ def accept_rejection(p: mx.array, q: mx.array, drafts: list[int], keys: KeyStrea
     mx.eval(keep, corrections, bonus)
     keep_list = keep.tolist()
     a = keep_list.index(False) if False in keep_list else n
+    return a, int(corrections[a].item()) if a < n else int(bonus.item())
+
+
+def block_verification(p: mx.array, q: mx.array, drafts: list[int]) -> tuple[mx.array, mx.array]:
+    """The block rule's odds for one block (lazy): (h [n+1], residuals [n, V]).
+
+    surviving[i] = min(1, surviving[i-1] * p_i(d_i) / q_i(d_i)) is how much of the block's probability is
+    still on the drafts after i of them (surviving[0] = 1). residuals[i] = max(0, surviving[i] * p[i] - q[i])
+    is what the drafts leave uncovered at row i (unnormalized; row 0 is p - q, rejection's residual).
+    h[i] is the chance of keeping exactly the first i drafts, given that no later draft was kept:
+    h[n] = surviving[n], h[i] = r_i / (r_i + 1 - surviving[i]) with r_i the residual's mass, h[0] = 1.
+    """
+    n = len(drafts)
+    idx = mx.array(drafts)[:, None]
+    ratio = mx.take_along_axis(p[:n], idx, axis=-1)[:, 0] / mx.take_along_axis(q, idx, axis=-1)[:, 0]
+    surviving = [mx.array(1.0)]
+    for i in range(n):
+        surviving.append(mx.minimum(surviving[-1] * ratio[i], 1.0))
+    surviving = mx.stack(surviving)
+    residuals = mx.maximum(surviving[:n, None] * p[:n] - q, 0.0)
+    mass = residuals.sum(axis=-1)
+    denominator = mass + 1.0 - surviving[:n]
+    # 0/0 only when surviving is 1 and p equals q at that row: nothing can be rejected there, so keep.
+    h = mx.where(denominator > 0, mass / mx.maximum(denominator, 1e-30), 1.0)
+    h = mx.concatenate([mx.ones((1,)), h[1:], surviving[n:]])
+    return h, residuals
+
+
+def accept_block(p: mx.array, q: mx.array, drafts: list[int], keys: KeyStream) -> tuple[int, int]:
+    """Block verification over one block: (accepted count a, the next token), as `accept_rejection`.
+
+    a is the longest prefix i whose own coin (probability h[i]) comes up; the next token is drawn from
+    normalize(residuals[a]) when a < n, else the bonus from p[n].
+    """
+    n = len(drafts)
+    if n == 0:
+        return 0, int(draw(p, keys.next()).item())
+    h, residuals = block_verification(p, q, drafts)
+    keep = mx.random.uniform(shape=(n,), key=keys.next()) < h[1:]
+    residuals = mx.where(residuals.sum(axis=-1, keepdims=True) > 0, residuals, p[:n])  # never drawn then
+    corrections = draw(residuals, keys.next())
+    bonus = draw(p[n:], keys.next())
+    mx.eval(keep, corrections, bonus)
+    kept = [i + 1 for i, k in enumerate(keep.tolist()) if k]
+    a = kept[-1] if kept else 0
     return a, int(corrections[a].item()) if a < n else int(bonus.item())
 
 

@@ -24,7 +24,7 @@ mx = import_mlx()
 from dflash_tui.engine import decode  # noqa: E402
 from dflash_tui.engine.events import CycleStats  # noqa: E402
 from dflash_tui.engine.policy import BlockPolicy, Choice  # noqa: E402
-from dflash_tui.engine.sampling import (RULE_COUPLED, RULE_MATCHING, RULE_REJECTION, PositionNoise,  # noqa: E402
+from dflash_tui.engine.sampling import (RULE_BLOCK, RULE_COUPLED, RULE_MATCHING, RULE_REJECTION, PositionNoise,  # noqa: E402
                                         SamplingParams, coupled_tokens, position_key)
 
 TOP_P = SamplingParams(temperature=0.7, top_p=0.9)
@@ -65,12 +65,12 @@ def run(engine, ids, sampling, mode, block_size=None, max_tokens=48):
 
 def test_a_seed_selects_the_coupled_rule_and_an_explicit_rule_wins():
     assert SamplingParams(temperature=0.7, seed=1).resolved_rule == RULE_COUPLED
-    assert SamplingParams(temperature=0.7).resolved_rule == RULE_REJECTION
+    assert SamplingParams(temperature=0.7).resolved_rule == RULE_BLOCK
     assert SamplingParams(temperature=0.7, seed=1, rule="rejection").resolved_rule == RULE_REJECTION
     assert SamplingParams(temperature=0.7, seed=1, rule="matching").resolved_rule == RULE_MATCHING
     assert SamplingParams(temperature=0.7, rule="coupled").resolved_rule == RULE_COUPLED  # a random seed then
     assert not SamplingParams(seed=1).coupled  # temperature 0: the argmax, no noise needed
-    with pytest.raises(ValueError, match="rule must be one of 'coupled', 'rejection', 'matching'"):
+    with pytest.raises(ValueError, match="rule must be one of 'coupled', 'block', 'rejection', 'matching'"):
         SamplingParams(rule="gumbel")
 
 
@@ -199,9 +199,9 @@ def test_perturbed_argmax_follows_p_at_every_position():
 
 
 def test_coupled_acceptance_is_at_least_sample_and_match(engine):
-    """Measured on the same prompts, seeds and block size: rejection >= coupled >> matching on this pair."""
+    """Measured on the same prompts, seeds and block size: block >= rejection >= coupled >> matching here."""
     accepted = {}
-    for rule in (RULE_COUPLED, RULE_REJECTION, RULE_MATCHING):
+    for rule in (RULE_COUPLED, RULE_BLOCK, RULE_REJECTION, RULE_MATCHING):
         kept = drafted = 0
         for prompt in (PROMPT, "def main(): return 42"):
             ids = engine.encode_chat([{"role": "user", "content": prompt}])
@@ -214,3 +214,4 @@ def test_coupled_acceptance_is_at_least_sample_and_match(engine):
     assert accepted[RULE_COUPLED] >= accepted[RULE_MATCHING], accepted
     assert accepted[RULE_COUPLED] > 1.5 * accepted[RULE_MATCHING] + 0.01, accepted
     assert accepted[RULE_REJECTION] > 1.5 * accepted[RULE_MATCHING], accepted
+    assert accepted[RULE_BLOCK] > 1.5 * accepted[RULE_MATCHING], accepted

@@ -1,4 +1,4 @@
-"""DFlash sampling under the "rejection" rule emits tokens distributed exactly as plain sampling from the target.
+"""DFlash sampling under the "rejection" and "block" rules emits tokens distributed exactly as plain sampling from the target.
 
 Each test draws many seeded generations of a few tokens and checks the k-th
 token against the target's exact distribution given the tokens before it
@@ -11,6 +11,7 @@ here: a seed alone selects the coupled rule (test_coupled_sampling.py).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from sampling_kit import BROKEN_P, PASS_P, PROMPT, exact_fit, sample_runs
@@ -30,8 +31,11 @@ FILTERED = SamplingParams(temperature=0.8, top_k=40, top_p=0.95, min_p=0.02, rep
                           rule="rejection")
 
 
-@pytest.mark.parametrize("params,block_size", [(WARM, 4), (WARM, 2), (FILTERED, 4)],
-                         ids=["t0.5-b4", "t0.5-b2", "filtered-b4"])
+BLOCK_RULE = replace(FILTERED, rule="block")
+
+
+@pytest.mark.parametrize("params,block_size", [(WARM, 4), (WARM, 2), (FILTERED, 4), (BLOCK_RULE, 4)],
+                         ids=["t0.5-b4", "t0.5-b2", "filtered-b4", "block-rule-filtered-b4"])
 def test_dflash_sampling_matches_the_target_distribution(engine, params, block_size):
     runs = sample_runs(engine, params, "dflash", block_size, first_seed=1000)
     for position in (1, 2):  # position 0 comes from the prefill, sampled like plain decoding
