@@ -68,6 +68,9 @@ def generate_answers(model, tokenizer, prompts: list[dict], out: Path, max_token
             for i in range(0, len(group), batch_size):
                 chunk = group[i:i + batch_size]
                 answers = greedy_batch(model, mx.array(chunk), max_tokens, temperature)
+                # Every prompt length has its own buffer shapes: MLX's cache kept them all and two runs sharing
+                # one GPU ran out of its 139 GB (session 6); give them back after each chunk.
+                mx.clear_cache()
                 for prompt, answer in zip(chunk, answers.tolist()):
                     answer = cut_at_stop(answer, stop_ids)
                     f.write(json.dumps({"ids": prompt + answer, "loss_from": len(prompt)}) + "\n")

@@ -23,7 +23,7 @@ P=dflash_tui/demo/heldout_prompts.jsonl
   if [ "${STINT:-1}" = 1 ]; then
     rm -rf $W
     python3 -m dflash_tui.train.novel_prompts --corpus .work/corpus --novel ${NOVEL:-150000} \
-      --corpus-questions ${CORPUS_Q:-27000} --out /tmp/prompts.jsonl || exit 1
+      --corpus-questions ${CORPUS_Q:-27000} --out $W.prompts.jsonl || exit 1
     RESUME=""
     BUDGET=${TOTAL_S:-1000}
   else
@@ -32,7 +32,7 @@ P=dflash_tui/demo/heldout_prompts.jsonl
     BUDGET=$(python3 -c "print(round($DONE + $STOP_AT - ($SECONDS - $STARTED) - 20))")
   fi
   echo "stint ${STINT:-1}: schedule ${BUDGET}s in all"
-  python3 -m dflash_tui.train.cli_commands train-draft --target dflash_tui/demo/target --generate-from /tmp/prompts.jsonl \
+  python3 -m dflash_tui.train.cli_commands train-draft --target dflash_tui/demo/target --generate-from $W.prompts.jsonl \
     --max-answer-tokens 160 --sampled-answers ${SAMPLED:-40000} --out $W $RESUME --layers ${LAYERS:-2} --taps 1,2,3 \
     --intermediate-size ${INTER:-512} --batch-size 64 --seq-len 384 --blocks-per-row 32 --lr 3e-3 --warmup 200 \
     --steps 1000000 --loss distill --time-budget $BUDGET --stop-after $((STOP_AT - (SECONDS - STARTED))) \
