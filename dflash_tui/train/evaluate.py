@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--rule", choices=RULES, help="acceptance rule when sampling (default: coupled with a "
-                        "seed, rejection without, as everywhere)")
+                        "seed, block without, as everywhere)")
     parser.add_argument("--baseline", help="a second draft for the same target, measured on the same prompts; "
                         "the output then holds both and draft tau / baseline tau")
     args = parser.parse_args(argv)
