@@ -36,9 +36,13 @@ def read_records(path: Path) -> Iterator[dict | str]:
     name = Path(path).name.removesuffix(".gz")
     with open_text(path) as f:
         if name.endswith(".jsonl"):
-            for line in f:
+            for number, line in enumerate(f, 1):
                 if line.strip():
-                    yield json.loads(line)
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise ValueError(f"{path}, line {number}: not JSON ({e.msg}); training data in a .jsonl "
+                                         "file is one JSON object per line") from None
         else:
             for paragraph in f.read().split("\n\n"):
                 if paragraph.strip():
@@ -73,14 +77,21 @@ def encode_record(tokenizer, record: dict | str) -> Sequence:
     if "ids" in record:
         n = record.get("loss_from", 0)
         return Sequence(record["ids"], [i >= n for i in range(len(record["ids"]))])
+    if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
+        keys = sorted(record) if isinstance(record, dict) else type(record).__name__
+        raise ValueError(f"a record has neither \"messages\" (a chat: a list of {{role, content}}) nor \"ids\" "
+                         f"(token ids, with \"loss_from\"); it has {keys}")
     return encode_chat(tokenizer, record["messages"])
 
 
 def load_sequences(path: Path, tokenizer, max_len: int) -> list[Sequence]:
     """All sequences of a data file, cut to max_len tokens; those with nothing to learn are dropped."""
     out = []
-    for record in read_records(path):
-        seq = encode_record(tokenizer, record)
+    for number, record in enumerate(read_records(path), 1):
+        try:
+            seq = encode_record(tokenizer, record)
+        except ValueError as e:
+            raise ValueError(f"{path}, record {number}: {e}") from None
         seq = Sequence(seq.ids[:max_len], seq.loss_mask[:max_len])
         if any(seq.loss_mask[1:]):
             out.append(seq)

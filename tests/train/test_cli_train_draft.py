@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from dflash_tui.cli import main
 
 
@@ -25,6 +27,21 @@ def test_train_draft_generates_answers_then_writes_a_loadable_draft(tiny_target,
 
 def test_train_draft_without_data_is_refused(tiny_target, tmp_path):
     assert main(["train-draft", "--target", str(tiny_target), "--out", str(tmp_path / "d")]) == 2
+
+
+@pytest.mark.parametrize("line,says", [('{"prompt": "What is ls?", "reference": "lists files"}', "record 2"),
+                                       ('{"messages": [', "line 2: not JSON")],
+                         ids=["no-messages", "broken-json"])
+def test_bad_training_data_names_the_record_and_writes_nothing(tiny_target, tmp_path, capsys, line, says):
+    data = tmp_path / "chats.jsonl"
+    good = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there."}]}
+    data.write_text(json.dumps(good) + "\n" + line + "\n")
+    out = tmp_path / "draft"
+    assert main(["train-draft", "--target", str(tiny_target), "--data", str(data), "--out", str(out),
+                 "--layers", "1", "--taps", "1,3", "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert str(data) in err and says in err, err
+    assert not (out / "model.safetensors").exists()
 
 
 def test_stints_resume_on_the_same_answers_and_sampled_answers_are_added(tiny_target, tmp_path, capsys):
