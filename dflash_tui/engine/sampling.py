@@ -366,7 +366,9 @@ def block_verification(p: mx.array, q: mx.array, drafts: list[int]) -> tuple[mx.
     """
     n = len(drafts)
     idx = mx.array(drafts)[:, None]
-    ratio = mx.take_along_axis(p[:n], idx, axis=-1)[:, 0] / mx.take_along_axis(q, idx, axis=-1)[:, 0]
+    # q(d) > 0 for a drawn draft; the floor only keeps 0 * inf (a zero p before a tiny q) out of the products.
+    ratio = mx.take_along_axis(p[:n], idx, axis=-1)[:, 0] / mx.maximum(mx.take_along_axis(q, idx, axis=-1)[:, 0],
+                                                                       1e-30)
     surviving = [mx.array(1.0)]
     for i in range(n):
         surviving.append(mx.minimum(surviving[-1] * ratio[i], 1.0))

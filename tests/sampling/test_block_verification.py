@@ -23,7 +23,7 @@ from dflash_tui.mlx_setup import import_mlx
 
 mx = import_mlx()
 
-from dflash_tui.engine.sampling import (RULE_BLOCK, SamplingParams, accept_block,  # noqa: E402
+from dflash_tui.engine.sampling import (RULE_BLOCK, KeyStream, SamplingParams, accept_block,  # noqa: E402
                                         block_verification)
 
 V, N = 3, 3
@@ -125,3 +125,16 @@ def test_sampled_block_rule_emits_p_for_a_far_off_proposal():
 
 def test_block_is_the_default_rule_without_a_seed():
     assert SamplingParams(temperature=0.7).resolved_rule == RULE_BLOCK
+
+
+def test_a_draft_the_target_rules_out_is_never_kept_and_later_drafts_cannot_save_it():
+    """p(d1) = 0: nothing survives past it, whatever the later drafts are; the next token comes from p - q."""
+    p = mx.array([[0.0, 0.5, 0.5], [0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
+    q = mx.array([[0.9, 0.05, 0.05], [1e-9, 0.5, 0.5]])
+    h, residuals = block_verification(p, q, [0, 2])
+    assert h.tolist()[1:] == [0.0, 0.0]
+    assert not mx.isnan(residuals).any().item()
+    keys = KeyStream(0)
+    for _ in range(50):
+        a, nxt = accept_block(p, q, [0, 2], keys)
+        assert a == 0 and nxt in (1, 2)
