@@ -206,6 +206,18 @@ def run_policy_bench(engine, prompts: list[str], runs: int = 3, max_tokens: int 
     return results
 
 
+def workload_seconds(results: list[PolicyResult]) -> dict[str, float]:
+    """The whole prompt set taken as one job: each variant's total decoding time (answer tokens over its tok/s,
+    at the table's statistic), so a prompt weighs by how long it takes, as in a user's wait."""
+    def total(pick) -> float:
+        return sum(pick(r).generated_tokens / r.tps(pick(r)) for r in results if r.tps(pick(r)))
+
+    out = {"plain": total(lambda r: r.plain), "auto": total(lambda r: r.auto)}
+    for b in (sorted(results[0].fixed) if results else []):
+        out[f"b{b}"] = total(lambda r, b=b: r.fixed[b])
+    return out
+
+
 def format_policy_table(results: list[PolicyResult]) -> str:
     sizes = sorted(results[0].fixed) if results else []
     head = f"{'prompt':<30} {'plain':>7} {'auto':>7} " + " ".join(f"{'b' + str(b):>7}" for b in sizes) + \
@@ -230,6 +242,11 @@ def format_policy_table(results: list[PolicyResult]) -> str:
             controls = [r.paired["control"] for r in results]
             lines.append(f"paired: worst auto/plain {min(r.paired['auto'] for r in results):.3f}x, noise floor "
                          f"{min(controls):.3f}x..{max(controls):.3f}x")
+        seconds = workload_seconds(results)
+        best = min((k for k in seconds if k.startswith("b")), key=seconds.get)
+        lines.append(f"workload (all {len(results)} prompts, total time): auto/plain "
+                     f"{seconds['plain'] / seconds['auto']:.3f}x, auto/best fixed size ({best}) "
+                     f"{seconds[best] / seconds['auto']:.3f}x")
         lines.append(f"worst auto/plain {min(r.auto_vs_plain for r in results):.3f}x, "
                      f"worst auto/best fixed {min(r.auto_vs_best_fixed for r in results):.3f}x; "
                      f"noise floor (plain measured twice): {min(r.control_vs_plain for r in results):.3f}x.."
@@ -248,4 +265,5 @@ def policy_to_json(results: list[PolicyResult], meta: dict) -> str:
                      "best_fixed": r.best_fixed, "stat": r.stat, "paired_vs_plain": r.paired} for r in results],
         "worst_auto_vs_plain": min((r.auto_vs_plain for r in results), default=None),
         "worst_auto_vs_best_fixed": min((r.auto_vs_best_fixed for r in results), default=None),
+        "workload_seconds": workload_seconds(results),
     }, indent=2)

@@ -67,6 +67,7 @@ class ReplayResult:
     auto_cost: float
     fixed: dict[int, float]  # block size (1 = plain) -> cost of the same runs
     block_tokens: dict[int, int] = field(default_factory=dict)
+    category: str = ""
 
     @property
     def auto_vs_plain(self) -> float:
@@ -129,8 +130,42 @@ def replay_bench(traces: list[Trace], costs: dict[int, float], runs: int = BENCH
         blocks: dict[int, int] = {}
         auto = sum(replay_answer(policy, trace, costs, block_tokens=blocks, **switch) for _ in range(runs))
         fixed = {b: runs * trace.fixed_cost(b, costs)[1] for b in [1] + sizes}
-        results.append(ReplayResult(trace.prompt, auto, fixed, blocks))
+        results.append(ReplayResult(trace.prompt, auto, fixed, blocks, trace.category))
     return results
+
+
+@dataclass
+class Workload:
+    """A set of prompts taken as one job (a category, or all of them): total time under each decoding."""
+    name: str
+    prompts: int
+    auto_cost: float
+    fixed: dict[int, float]
+
+    @property
+    def auto_vs_plain(self) -> float:
+        return self.fixed[1] / self.auto_cost
+
+    @property
+    def best_fixed(self) -> int:
+        """The one block size that would have served the whole workload best."""
+        return min((b for b in self.fixed if b > 1), key=self.fixed.get)
+
+    @property
+    def auto_vs_best_fixed(self) -> float:
+        return self.fixed[self.best_fixed] / self.auto_cost
+
+
+def workloads(results: list[ReplayResult]) -> list[Workload]:
+    """Each category's prompts, then all prompts, as workloads: what a user running such prompts waits in all,
+    against plain decoding and against the best single fixed block size (chosen knowing the results)."""
+    groups: dict[str, list[ReplayResult]] = {}
+    for r in results:
+        groups.setdefault(r.category or "all", []).append(r)
+    if len(groups) > 1:
+        groups["all"] = list(results)
+    return [Workload(name, len(rs), sum(r.auto_cost for r in rs),
+                     {b: sum(r.fixed[b] for r in rs) for b in rs[0].fixed}) for name, rs in groups.items()]
 
 
 def geometric_mean(xs: list[float]) -> float:
@@ -152,6 +187,9 @@ def format_replay(results: list[ReplayResult]) -> str:
                  f"{geometric_mean(vs_best):.3f}x; worst auto/plain {min(vs_plain):.3f}x, worst auto/best fixed "
                  f"{min(vs_best):.3f}x; prompts within bounds (>= 0.97x plain, >= 0.95x best fixed): "
                  f"{sum(p >= 0.97 and b >= 0.95 for p, b in zip(vs_plain, vs_best))}/{len(results)}")
+    for w in workloads(results):
+        lines.append(f"workload {w.name} ({w.prompts} prompts, total time): auto/plain {w.auto_vs_plain:.3f}x, "
+                     f"auto/best fixed size (b{w.best_fixed}) {w.auto_vs_best_fixed:.3f}x")
     return "\n".join(lines)
 
 
@@ -294,9 +332,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{SWITCH_TO_DFLASH}")
     print(format_replay(results))
     if args.json:
-        args.json.write_text(json.dumps([{"prompt": r.prompt, "auto_vs_plain": r.auto_vs_plain,
-                                          "auto_vs_best_fixed": r.auto_vs_best_fixed, "best_fixed": r.best_fixed,
-                                          "block_tokens": r.block_tokens} for r in results], indent=1))
+        args.json.write_text(json.dumps({
+            "prompts": [{"prompt": r.prompt, "category": r.category, "auto_vs_plain": r.auto_vs_plain,
+                         "auto_vs_best_fixed": r.auto_vs_best_fixed, "best_fixed": r.best_fixed,
+                         "block_tokens": r.block_tokens} for r in results],
+            "workloads": [{"name": w.name, "prompts": w.prompts, "auto_vs_plain": w.auto_vs_plain,
+                           "auto_vs_best_fixed": w.auto_vs_best_fixed, "best_fixed": w.best_fixed}
+                          for w in workloads(results)]}, indent=1))
     return 0
 
 

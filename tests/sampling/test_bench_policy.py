@@ -27,3 +27,8 @@ def test_policy_bench_reports_auto_plain_and_each_fixed_size(engine):
     data = json.loads(policy_to_json(results, {"runs": 2}))
     assert data["results"][0]["fixed"].keys() == {"4", "8"}
     assert data["worst_auto_vs_plain"] == r.auto_vs_plain
+    # the prompt set as one job: answer tokens over tok/s, per variant
+    seconds = data["workload_seconds"]
+    assert seconds.keys() == {"plain", "auto", "b4", "b8"}
+    assert abs(seconds["plain"] - r.plain.generated_tokens / r.plain.generation_tps) < 1e-9
+    assert "workload (all 1 prompts, total time): auto/plain" in table
