@@ -129,6 +129,18 @@ class SamplingParams:
         return self.greedy and not self.penalized
 
 
+RULE_NAMES = {RULE_COUPLED: "the coupled rule (a seed gives the same text in every mode)",
+              RULE_BLOCK: "block verification", RULE_REJECTION: "token-by-token rejection sampling",
+              RULE_MATCHING: "sample-and-match"}
+
+
+def rule_note(params: SamplingParams) -> str:
+    """What the stats say about sampling under DFlash: which exact rule keeps drafts (empty when greedy)."""
+    if params.greedy:
+        return ""
+    return f"sampling at T {params.temperature:g}: drafts kept by {RULE_NAMES[params.resolved_rule]} (lossless)"
+
+
 class KeyStream:
     """A stream of PRNG keys: seeded runs draw the same keys in the same order."""
 

@@ -20,7 +20,7 @@ from .draft import DFlashDraftModel, load_draft, read_config
 from .errors import IncompatiblePairError, ModelLoadError
 from .events import MODE_AUTO, MODE_DFLASH, MODE_PLAIN, GenerationEvent, GenerationSummary
 from .policy import BlockPolicy
-from .sampling import SamplingParams
+from .sampling import SamplingParams, rule_note
 from .target import TargetAdapter, check_supported
 
 mx = import_mlx()
@@ -226,5 +226,6 @@ class Engine:
         if self.draft is not None:
             flush_pending(self.draft, self._state)  # after the last token: between turns the context is whole
         self.target.threads.restore()  # other BLAS users in this process get every core back
-        summary.reason = "; ".join(r for r in (reason, summary.reason) if r)
+        rule = rule_note(sampling) if mode != MODE_PLAIN and summary.cycles else ""
+        summary.reason = "; ".join(r for r in (reason, rule, summary.reason) if r)
         yield summary

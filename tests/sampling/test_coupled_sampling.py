@@ -63,6 +63,18 @@ def run(engine, ids, sampling, mode, block_size=None, max_tokens=48):
 # -- the rule's resolution -------------------------------------------------------------------------------------
 
 
+def test_the_summary_says_which_rule_kept_the_drafts(engine):
+    """The stats pane's "why" line names the acceptance rule when DFlash sampled; greedy and plain say nothing."""
+    ids = engine.encode_chat([{"role": "user", "content": PROMPT}])
+    block, _ = run(engine, ids, SamplingParams(temperature=0.7), "dflash", 4, max_tokens=12)
+    assert "sampling at T 0.7: drafts kept by block verification (lossless)" in block.reason
+    coupled, _ = run(engine, ids, SamplingParams(temperature=0.7, seed=3), "dflash", 4, max_tokens=12)
+    assert "the coupled rule" in coupled.reason
+    for sampling, mode in ((SamplingParams(), "dflash"), (SamplingParams(temperature=0.7), "plain")):
+        summary, _ = run(engine, ids, sampling, mode, 4 if mode == "dflash" else None, max_tokens=12)
+        assert "drafts kept by" not in summary.reason
+
+
 def test_a_seed_selects_the_coupled_rule_and_an_explicit_rule_wins():
     assert SamplingParams(temperature=0.7, seed=1).resolved_rule == RULE_COUPLED
     assert SamplingParams(temperature=0.7).resolved_rule == RULE_BLOCK
