@@ -69,6 +69,10 @@ def test_bench_prints_table_and_json_with_speedup(pair, tmp_path):
     assert row["plain"]["generation_tps"] > 0 and row["dflash"]["generation_tps"] > 0
     assert row["speedup"] == pytest.approx(row["dflash"]["generation_tps"] / row["plain"]["generation_tps"])
     assert set(row["dflash"]["phase_share"]) == {"draft", "verify", "rollback", "other"}
+    # one prompt: the workload's total-time speedup is that prompt's (tokens over tok/s on both sides)
+    want = (row["plain"]["generated_tokens"] / row["plain"]["generation_tps"]) / \
+        (row["dflash"]["generated_tokens"] / row["dflash"]["generation_tps"])
+    assert data["workload_speedup"] == pytest.approx(want) and "workload (all 1 prompts" in res.stdout
 
 
 def test_generate_with_missing_model_says_what_to_do(tmp_path):
