@@ -38,9 +38,9 @@ from .context import DraftContext
 from .draft import DFlashDraftModel
 from .events import MODE_DFLASH, MODE_PLAIN, GenerationEvent, PrefillDone, TokenChunk
 from .policy import BlockPolicy
-from .sampling import (RULE_BLOCK, RULE_MATCHING, KeyStream, PositionNoise, SamplingParams, accept_block,
-                       accept_coupled, accept_matching, accept_rejection, coupled_drafts, coupled_tokens, draft_tokens,
-                       draw, history_rows, one_hot_rows, token_distribution)
+from .sampling import (RULE_BLOCK, RULE_MATCHING, RULE_REJECTION, KeyStream, PositionNoise, SamplingParams,
+                       accept_block, accept_coupled, accept_matching, accept_rejection, coupled_drafts, coupled_tokens,
+                       draft_tokens, draw, history_rows, one_hot_rows, shadow_survival, token_distribution)
 from .stats import StatsRecorder
 from .target import TargetAdapter
 
@@ -229,7 +229,7 @@ def _undo_last_step(cache: list, saved: list) -> None:
 
 def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: int, taps: list[int],
                 sampling: SamplingParams, keys: KeyStream, should_stop: Callable[[], bool],
-                noise: PositionNoise | None = None) -> Iterator[int]:
+                noise: PositionNoise | None = None, drawn_probs: list | None = None) -> Iterator[int]:
     """Decode up to `steps` tokens one at a time, yielding each; `staged` is fed first.
 
     Runs one step ahead like mlx-lm's generate_step (the next forward is queued
@@ -237,6 +237,7 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
     turns true after a yield. Appends each fed token to state.tokens and its
     tap features (when taps are given) to state.pending; the last yielded token stays staged.
     With `noise` (the coupled rule), the token after the one fed at position t is chosen at t + 1.
+    `drawn_probs`, when given, gets the probability each sampled token had (a sampled shadow probe's estimate).
     """
     C = sampling.repetition_context
     hist = history_rows(state.tokens[-C:] + [staged], [], 1, C) if sampling.penalized else None
@@ -247,6 +248,7 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
         position += 1  # of the token this step chooses
         logits, feats, _ = target.forward(token[None], state.cache, taps)
         logits = logits[0, -1:]
+        prob = None
         if sampling.argmax_only:
             nxt = mx.argmax(logits, axis=-1)
         elif noise is not None:
@@ -254,24 +256,29 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
             if hist is not None:
                 hist = mx.concatenate([hist[:, 1:], nxt[None]], axis=1)
         else:
-            nxt = draw(token_distribution(logits, sampling, hist), keys.next()).astype(mx.int32)
+            dist = token_distribution(logits, sampling, hist)
+            nxt = draw(dist, keys.next()).astype(mx.int32)
+            if drawn_probs is not None:
+                prob = mx.take_along_axis(dist, nxt[:, None], axis=-1)[0, 0]
             if hist is not None:
                 hist = mx.concatenate([hist[:, 1:], nxt[None]], axis=1)
-        return nxt, feats
+        return nxt, feats, prob
 
     hybrid = any(isinstance(c, ArraysCache) for c in state.cache)
     fed = staged
     pending = step(mx.array([staged]))
-    mx.async_eval(pending)
+    mx.async_eval([a for a in pending if a is not None])
     for i in range(steps):
-        token, feats = pending
+        token, feats, prob = pending
         saved = None
         if i + 1 < steps:
             saved = [list(c.cache) if isinstance(c, ArraysCache) else None for c in state.cache] if hybrid \
                 else [None] * len(state.cache)
             pending = step(token)
-            mx.async_eval(pending)
+            mx.async_eval([a for a in pending if a is not None])
         tok = int(token.item())
+        if drawn_probs is not None and prob is not None:
+            drawn_probs.append(prob.item())
         state.tokens.append(fed)
         if feats is not None:
             state.pending.append(feats)
@@ -291,8 +298,27 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
 def can_shadow_probe(sampling: SamplingParams) -> bool:
     """Whether a draft can be checked against plain decoding's own tokens: where both choose
     deterministically from the same inputs (greedy, or the coupled rule's position-keyed noise), a cycle
-    would have accepted exactly the drafts that plain decoding goes on to choose."""
-    return sampling.argmax_only or sampling.coupled
+    would have accepted exactly the drafts that plain decoding goes on to choose; under the block and
+    rejection rules without a repetition penalty the plain tokens give an unbiased estimate of it instead
+    (sampling.shadow_survival)."""
+    return sampling.argmax_only or sampling.coupled or estimated_shadow(sampling)
+
+
+def estimated_shadow(sampling: SamplingParams) -> bool:
+    """Shadow probes judged by sampling.shadow_survival: drafts q against the plain tokens' own p."""
+    return (not sampling.greedy and not sampling.penalized
+            and sampling.resolved_rule in (RULE_BLOCK, RULE_REJECTION))
+
+
+def sampled_shadow_probe(draft: DFlashDraftModel, state: DecodeState, run_draft: Callable, staged: int,
+                         block_size: int, sampling: SamplingParams) -> tuple[mx.array, float]:
+    """A draft pass alone under sampling: (q [block_size - 1, V], the distributions a cycle would draw
+    its drafts from, and the seconds spent). No draft is drawn, so no key of the stream is used."""
+    start = time.perf_counter()
+    flush_pending(draft, state)
+    q = token_distribution(run_draft(staged, len(state.tokens), block_size), sampling)
+    mx.eval(q)
+    return q, time.perf_counter() - start
 
 
 def shadow_probe(draft: DFlashDraftModel, state: DecodeState, propose: Proposer, staged: int,
@@ -405,13 +431,18 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         b = choice.block_size if choice else block_size
         reason = choice.reason if choice else ""
         if b <= 1:
-            shadow = shadow_probe(draft, state, shadow_propose, staged, choice.shadow) if choice.shadow else None
+            estimated = bool(choice.shadow) and estimated_shadow(sampling)
+            shadow = None
+            if choice.shadow:
+                shadow = (sampled_shadow_probe(draft, state, run_draft, staged, choice.shadow, sampling)
+                          if estimated else shadow_probe(draft, state, shadow_propose, staged, choice.shadow))
+            drawn = [] if estimated else None
             step_start = time.perf_counter()
             intervals = []  # step to step, from the first token on: the pipeline's fill left out
             steps = 0
             decoded = []
             steps_taken = plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, stopping,
-                                      noise)
+                                      noise, drawn)
             with closing(steps_taken):
                 for tok in steps_taken:
                     t = time.perf_counter()
@@ -426,7 +457,12 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
                     yield rec.cycle(0, 0, 1, {"verify": t - step_start}, reason=reason, mode=MODE_PLAIN,
                                     block_size=1)
                     step_start = t
-            if shadow is not None:
+            if shadow is not None and estimated:
+                q, seconds = shadow
+                checked = min(q.shape[0], len(decoded), len(drawn))
+                q_of = mx.take_along_axis(q[:checked], mx.array(decoded[:checked])[:, None], axis=-1)[:, 0].tolist()
+                policy.observe_shadow_survival(choice.shadow, shadow_survival(q_of, drawn[:checked]), seconds)
+            elif shadow is not None:
                 drafts, seconds = shadow
                 checked = min(len(drafts), len(decoded))
                 policy.observe_shadow(choice.shadow, accept_greedy(drafts, decoded[:checked]), checked, seconds)

@@ -193,20 +193,32 @@ class BlockPolicy:
         """A shadow probe: of its block_size - 1 drafts, `checked` could be compared with the tokens plain
         decoding went on to choose (fewer when the answer ended first), and the first `accepted` matched.
         `seconds`: the draft pass and the context it needed."""
+        self.observe_shadow_survival(block_size, [1.0] * accepted + [0.0] * (checked - accepted), seconds)
+
+    def observe_shadow_survival(self, block_size: int, survival: list[float], seconds: float) -> None:
+        """A shadow probe whose outcome is a probability: survival[k - 1] = P(a cycle there would have kept at
+        least k drafts), for the len(survival) drafts that could be checked. Greedy and coupled probes know
+        it exactly (ones, then zeros); under rejection sampling it is estimated from the plain tokens
+        (sampling.shadow_survival)."""
         self._shadow_costs.append(seconds / self._plain_step())
-        self._shadow_stats = [self._shadow_stats[0] + 1, self._shadow_stats[1] + accepted]
-        self._last_shadow = (accepted, checked)
-        self._observe_acceptance(block_size, accepted, checked)
+        expected = sum(survival)
+        self._shadow_stats = [self._shadow_stats[0] + 1, self._shadow_stats[1] + expected]
+        self._last_shadow = (round(expected, 1), len(survival))
+        self._observe_survival(block_size, survival)
 
     def _observe_acceptance(self, block_size: int, accepted: int, checked: int) -> None:
         """Positions 1..checked were reached (a rejection stops the rest); the first `accepted` passed."""
+        self._observe_survival(block_size, [1.0] * min(accepted, checked) + [0.0] * max(0, checked - accepted))
+
+    def _observe_survival(self, block_size: int, survival: list[float]) -> None:
+        """Position k (up to the checked ones) was reached with probability survival[k - 2] (1 for k = 1) and
+        passed with survival[k - 1]: counts for a known outcome, expected counts for an estimated one."""
         self._dflash_cycles += 1
         self._reached = [x * ACCEPT_DECAY for x in self._reached]
         self._passed = [x * ACCEPT_DECAY for x in self._passed]
-        for k in range(1, min(accepted + 1, checked, block_size - 1) + 1):
-            self._reached[k] += 1
-        for k in range(1, min(accepted, checked) + 1):
-            self._passed[k] += 1
+        for k in range(1, min(len(survival), block_size - 1) + 1):
+            self._reached[k] += 1.0 if k == 1 else survival[k - 2]
+            self._passed[k] += survival[k - 1]
 
     def observe_plain(self, tokens: int, step_seconds: list[float]) -> None:
         """A plain stretch decoded `tokens` tokens; step_seconds are its steady-state step times."""
@@ -335,7 +347,7 @@ class BlockPolicy:
         if self.shadow:
             run = self._shadow_run(best_tps / plain_tps if plain_tps else 1.0)
             self._plain_left = self._last_run = run
-            last = (f"last shadow probe {self._last_shadow[0]}/{self._last_shadow[1]} accepted; "
+            last = (f"last shadow probe {self._last_shadow[0]:g}/{self._last_shadow[1]} accepted; "
                     if self._last_shadow else "")
             return Choice(1, f"auto: plain, best DFlash b{best} est {best_tps / plain_tps:.2f}x plain "
                              f"(tau {tau:.2f}); {last}shadow-probing b{largest} every {run} tokens", run,

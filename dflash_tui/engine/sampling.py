@@ -129,6 +129,23 @@ class SamplingParams:
         return self.greedy and not self.penalized
 
 
+def shadow_survival(q_of_tokens: list[float], p_of_tokens: list[float]) -> list[float]:
+    """What a rejection-sampling cycle would have kept, estimated from a plain stretch (a shadow probe).
+
+    x_1..x_m are the tokens plain decoding drew from the target (p_i(x_i) their probabilities, as drawn) and
+    q_i(x_i) the probabilities a draft pass at the stretch's start gave them. For drafts d_i drawn from q,
+    P(rejection keeps at least k) = sum_d prod_{i<=k} min(q_i(d_i), p_i(d_i | d_<i))
+                                  = E_{x~p}[prod_{i<=k} min(1, q_i(x_i) / p_i(x_i | x_<i))],
+    so the running product of min(1, q/p) along the plain tokens is an unbiased estimate of it, for no
+    verify at all. The block rule keeps at least as much, so this errs low for it.
+    """
+    out, survive = [], 1.0
+    for q, p in zip(q_of_tokens, p_of_tokens):
+        survive *= min(1.0, q / p) if p > 0 else 0.0
+        out.append(survive)
+    return out
+
+
 RULE_NAMES = {RULE_COUPLED: "the coupled rule (a seed gives the same text in every mode)",
               RULE_BLOCK: "block verification", RULE_REJECTION: "token-by-token rejection sampling",
               RULE_MATCHING: "sample-and-match"}
