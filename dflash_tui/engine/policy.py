@@ -44,7 +44,9 @@ open with blocks the draft misses) is re-checked within the same answer.
 Shadow probes (`shadow=True`: greedy decoding, or sampling under the coupled
 rule, where plain steps and cycles choose by the same position-keyed noise): a
 plain stretch can start with a draft pass alone; the stretch's own tokens then
-say exactly how much of that block a cycle would have accepted. Such a probe
+say exactly how much of that block a cycle would have accepted. (Under the
+block and rejection rules they say it in expectation: observe_shadow_survival
+takes probabilities, see decode.estimated_shadow.) Such a probe
 costs the draft pass and the context it needs (about 1.5 plain steps on this
 CPU), not a losing cycle plus two switches (about 4.5), so the policy probes
 every stretch, at up to SHADOW_BUDGET of the time (less the further DFlash is
