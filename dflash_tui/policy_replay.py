@@ -61,13 +61,11 @@ class Trace:
         return n, cost
 
 
-@dataclass
-class ReplayResult:
-    prompt: str
+class AutoAgainstFixed:
+    """auto_cost and fixed (block size, 1 = plain -> cost of the same runs) compared: auto against plain and
+    against the fixed size that cost least."""
     auto_cost: float
-    fixed: dict[int, float]  # block size (1 = plain) -> cost of the same runs
-    block_tokens: dict[int, int] = field(default_factory=dict)
-    category: str = ""
+    fixed: dict[int, float]
 
     @property
     def auto_vs_plain(self) -> float:
@@ -80,6 +78,15 @@ class ReplayResult:
     @property
     def auto_vs_best_fixed(self) -> float:
         return self.fixed[self.best_fixed] / self.auto_cost
+
+
+@dataclass
+class ReplayResult(AutoAgainstFixed):
+    prompt: str
+    auto_cost: float
+    fixed: dict[int, float]
+    block_tokens: dict[int, int] = field(default_factory=dict)
+    category: str = ""
 
 
 def replay_answer(policy: BlockPolicy, trace: Trace, costs: dict[int, float], limit: int | None = None,
@@ -135,25 +142,13 @@ def replay_bench(traces: list[Trace], costs: dict[int, float], runs: int = BENCH
 
 
 @dataclass
-class Workload:
-    """A set of prompts taken as one job (a category, or all of them): total time under each decoding."""
+class Workload(AutoAgainstFixed):
+    """A set of prompts taken as one job (a category, or all of them): total time under each decoding; its
+    best_fixed is the one block size that would have served the whole workload best."""
     name: str
     prompts: int
     auto_cost: float
     fixed: dict[int, float]
-
-    @property
-    def auto_vs_plain(self) -> float:
-        return self.fixed[1] / self.auto_cost
-
-    @property
-    def best_fixed(self) -> int:
-        """The one block size that would have served the whole workload best."""
-        return min((b for b in self.fixed if b > 1), key=self.fixed.get)
-
-    @property
-    def auto_vs_best_fixed(self) -> float:
-        return self.fixed[self.best_fixed] / self.auto_cost
 
 
 def workloads(results: list[ReplayResult]) -> list[Workload]:
