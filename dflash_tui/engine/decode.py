@@ -229,7 +229,8 @@ def _undo_last_step(cache: list, saved: list) -> None:
 
 def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: int, taps: list[int],
                 sampling: SamplingParams, keys: KeyStream, should_stop: Callable[[], bool],
-                noise: PositionNoise | None = None, drawn_probs: list | None = None) -> Iterator[int]:
+                noise: PositionNoise | None = None, drawn_probs: list | None = None,
+                probs_wanted: int = 0) -> Iterator[int]:
     """Decode up to `steps` tokens one at a time, yielding each; `staged` is fed first.
 
     Runs one step ahead like mlx-lm's generate_step (the next forward is queued
@@ -237,11 +238,13 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
     turns true after a yield. Appends each fed token to state.tokens and its
     tap features (when taps are given) to state.pending; the last yielded token stays staged.
     With `noise` (the coupled rule), the token after the one fed at position t is chosen at t + 1.
-    `drawn_probs`, when given, gets the probability each sampled token had (a sampled shadow probe's estimate).
+    `drawn_probs`, when given, gets the probability the first `probs_wanted` sampled tokens had (a sampled shadow
+    probe's estimate needs a block's worth, not the whole stretch's).
     """
     C = sampling.repetition_context
     hist = history_rows(state.tokens[-C:] + [staged], [], 1, C) if sampling.penalized else None
     position = len(state.tokens)  # of the staged token
+    first = position
 
     def step(token: mx.array):
         nonlocal hist, position
@@ -258,7 +261,7 @@ def plain_steps(target: TargetAdapter, state: DecodeState, staged: int, steps: i
         else:
             dist = token_distribution(logits, sampling, hist)
             nxt = draw(dist, keys.next()).astype(mx.int32)
-            if drawn_probs is not None:
+            if drawn_probs is not None and position - first <= probs_wanted:
                 prob = mx.take_along_axis(dist, nxt[:, None], axis=-1)[0, 0]
             if hist is not None:
                 hist = mx.concatenate([hist[:, 1:], nxt[None]], axis=1)
@@ -442,7 +445,7 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
             steps = 0
             decoded = []
             steps_taken = plain_steps(target, state, staged, choice.plain_steps, taps, sampling, keys, stopping,
-                                      noise, drawn)
+                                      noise, drawn, choice.shadow - 1)
             with closing(steps_taken):
                 for tok in steps_taken:
                     t = time.perf_counter()
