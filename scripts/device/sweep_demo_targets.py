@@ -5,6 +5,10 @@
 
     sweep_demo_targets.py --reuse-target DIR --draft-objectives ce,distill --draft-seconds 170 ...
 
+    sweep_demo_targets.py --targets 4@2.6,8@2.6,8@2.2 ...   (deeper targets: LAYERS@LOSS, one pretraining run
+                                                             per depth; a deeper target's draft taps spread
+                                                             from layer 1 to its last)
+
 Run by scripts/device/build_demo_pair.sh (SCRIPT=sweep_demo_targets.py) on the GPU host. One target
 pretraining run saves a snapshot the first time its train loss falls below each of --losses
 (a target stopped early has not memorised its corpus, so its greedy text on unseen prompts is
@@ -28,11 +32,12 @@ import time
 from pathlib import Path
 
 from build_demo_pair import DEMO_DRAFT
+from dataclasses import replace
 
 from dflash_tui.mlx_setup import import_mlx
 
 from dflash_tui.train import loop
-from dflash_tui.train.demo_target import train_demo_target
+from dflash_tui.train.demo_target import DEMO_SHAPE, train_demo_target
 from dflash_tui.train.evaluate import heldout_tau, load_prompts
 from dflash_tui.train.novel_prompts import draft_prompts
 from dflash_tui.train.self_distill import generate_answers
@@ -60,6 +65,7 @@ def sample_answers(engine, prompts: list[dict], count: int = 3, max_tokens: int 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--losses", default="2.4,1.8,1.3")
+    parser.add_argument("--targets", help="LAYERS@LOSS,...: targets of other depths (replaces --losses)")
     parser.add_argument("--draft-seconds", type=float, default=90)
     parser.add_argument("--novel-prompts", type=int, default=20000)
     parser.add_argument("--answer-training-prompts", type=int, default=10000)
@@ -81,13 +87,18 @@ def main() -> int:
     if args.reuse_target is not None:  # (label, target dir, objective) per variant
         variants = [(objective, args.reuse_target, objective) for objective in args.draft_objectives.split(",")]
     else:
-        losses = sorted((float(x) for x in args.losses.split(",")), reverse=True)
-        variants = [(f"loss<{loss:g}", work / f"target_{loss:g}", "ce") for loss in losses]
-        settings = loop.LoopSettings(steps=8000, lr=2e-3, warmup=300, log_every=100, time_budget_s=150,
-                                     stop_below_loss=losses[-1])
-        train_demo_target(corpus / "train.jsonl.gz", work / "target_last", settings, batch_size=64,
-                          tokenizer_dir=Path(".work/tok4k"), snapshots=[(loss, d) for loss, (_, d, _) in
-                                                                        zip(losses, variants)])
+        wanted = ([tuple(t.split("@")) for t in args.targets.split(",")] if args.targets else
+                  [(str(DEMO_SHAPE["num_layers"]), x) for x in args.losses.split(",")])
+        variants = []
+        for layers in dict.fromkeys(n for n, _ in wanted):
+            losses = sorted((float(x) for n, x in wanted if n == layers), reverse=True)
+            runs = [(f"{layers} layers, loss<{loss:g}", work / f"target_{layers}_{loss:g}", "ce") for loss in losses]
+            settings = loop.LoopSettings(steps=8000, lr=2e-3, warmup=300, log_every=100, time_budget_s=150,
+                                         stop_below_loss=losses[-1])
+            train_demo_target(corpus / "train.jsonl.gz", work / f"target_{layers}_last", settings, batch_size=64,
+                              tokenizer_dir=Path(".work/tok4k"), shape={**DEMO_SHAPE, "num_layers": int(layers)},
+                              snapshots=[(loss, d) for loss, (_, d, _) in zip(losses, runs)])
+            variants += runs
     print(f"targets ready at {time.perf_counter() - t0:.0f}s", flush=True)
 
     prompts = draft_prompts(corpus, args.novel_prompts, args.answer_training_prompts)
@@ -122,7 +133,10 @@ def main() -> int:
                             time_budget_s=args.draft_seconds, target_dtype="float32", warm_start=True,
                             distill=objective == "distill")
         draft_dir = work / f"draft_{i}"
-        train_draft(target_dir, [answers], draft_dir, DEMO_DRAFT, run, eval_prompts_path=corpus / "heldout.jsonl")
+        depth = json.loads((target_dir / "config.json").read_text())["num_hidden_layers"]
+        taps = [round(1 + i * (depth - 2) / 2) for i in range(3)]  # 4 layers: 1, 2, 3 (shipped); 8: 1, 4, 7
+        train_draft(target_dir, [answers], draft_dir, replace(DEMO_DRAFT, target_layer_ids=taps), run,
+                    eval_prompts_path=corpus / "heldout.jsonl")
 
         from dflash_tui.engine.session import Engine
 

@@ -9,7 +9,8 @@
 #
 # Needs /tmp/site or .whlB + /tmp/part.aa (mlx_cuda_env.sh) and .work/corpus carried. OUT gets the draft
 # (config + bf16 weights), its trainer state (to carry back if the machine was lost) and the log.
-# LAYERS / INTER (default 2 / 512, the shipped shape) build a deeper or wider draft; BITS=8 also writes
+# LAYERS / INTER (default 2 / 512, the shipped shape) build a deeper or wider draft; TARGET / TAPS (default the
+# shipped target, 1,2,3) train for another target; BITS=8 also writes
 # OUT/draft-q8, the weights stored at 8 bits (a 3- or 4-layer draft fits the 12 MB pair budget only so).
 set -o pipefail
 STARTED=$SECONDS
@@ -32,8 +33,8 @@ P=dflash_tui/demo/heldout_prompts.jsonl
     BUDGET=$(python3 -c "print(round($DONE + $STOP_AT - ($SECONDS - $STARTED) - 20))")
   fi
   echo "stint ${STINT:-1}: schedule ${BUDGET}s in all"
-  python3 -m dflash_tui.train.cli_commands train-draft --target dflash_tui/demo/target --generate-from $W.prompts.jsonl \
-    --max-answer-tokens 160 --sampled-answers ${SAMPLED:-40000} --out $W $RESUME --layers ${LAYERS:-2} --taps 1,2,3 \
+  python3 -m dflash_tui.train.cli_commands train-draft --target ${TARGET:-dflash_tui/demo/target} --generate-from $W.prompts.jsonl \
+    --max-answer-tokens 160 --sampled-answers ${SAMPLED:-40000} --out $W $RESUME --layers ${LAYERS:-2} --taps ${TAPS:-1,2,3} \
     --intermediate-size ${INTER:-512} --batch-size 64 --seq-len 384 --blocks-per-row 32 --lr 3e-3 --warmup 200 \
     --steps 1000000 --loss distill --time-budget $BUDGET --stop-after $((STOP_AT - (SECONDS - STARTED))) \
     --target-dtype float32 --warm-start --seed ${SEED:-0} --eval-every 1000000 || exit 1
@@ -44,10 +45,10 @@ P=dflash_tui/demo/heldout_prompts.jsonl
     python3 -m dflash_tui.train.quantize_draft $W $OUT/draft-q$BITS --bits $BITS || exit 1
   fi
   if [ -n "$FINAL" ]; then
-    for d in $W dflash_tui/demo/draft; do
+    for d in $W $([ -z "$TARGET" ] && echo dflash_tui/demo/draft); do  # the shipped draft fits only its target
       for t in 0 0.7; do
         echo "held-out tau of $d at temperature $t:"
-        python3 -m dflash_tui.train.evaluate --target dflash_tui/demo/target --draft $d --prompts $P \
+        python3 -m dflash_tui.train.evaluate --target ${TARGET:-dflash_tui/demo/target} --draft $d --prompts $P \
           --max-tokens 128 --temperature $t --seed 0
       done
     done
