@@ -336,20 +336,8 @@ class EngineTimer:
         `none` (every draft kept: nothing rolled back) and, on CUDA, `layerwise` (a replay launch per layer)."""
         from .engine import gdn_cuda
 
-        from .engine import decode
-
         fns = {"cycle": self.cycle_fn(), "evaluated": self.cycle_fn("evaluated"),
                "none": self.cycle_fn(keep=self.block)}
-        overlapped = self.cycle_fn()
-
-        def serial():  # the draft not started before the verify graph is built (the engine before session 7)
-            decode.OVERLAP_DRAFT = False
-            try:
-                overlapped()
-            finally:
-                decode.OVERLAP_DRAFT = True
-
-        fns["serial"] = serial
         if self.pair.target.hybrid and gdn_cuda.enabled():
             queued = self.cycle_fn()
 
@@ -492,7 +480,6 @@ def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep
     r["cycle_ms"] = variants["cycle"]  # the engine's greedy cycle
     r["cycle_evaluated_rollback_ms"] = variants["evaluated"]
     r["cycle_without_rollback_ms"] = variants["none"]
-    r["cycle_serial_ms"] = variants["serial"]  # no overlap of the draft with building the verify graph
     if "layerwise" in variants:
         r["cycle_layerwise_rollback_ms"] = variants["layerwise"]
         gdn_cuda.set_layers_enabled(False)  # one replay launch per layer, as before the all-layers kernel
@@ -547,7 +534,7 @@ def _derive(r: dict) -> None:
                 r[f"rollback_in_cycle_share_{name}"] = max(0.0, 1 - r["cycle_without_rollback_ms"]
                                                           / r[f"cycle_{name}_rollback_ms"])
     r["speedup"] = {f"{tau:g}": tau * d / r["cycle_ms"] for tau in TAUS}
-    for name in ("timed", "exact", "serial"):
+    for name in ("timed", "exact"):
         if f"cycle_{name}_ms" in r:
             r[f"speedup_{name}"] = {f"{tau:g}": tau * d / r[f"cycle_{name}_ms"] for tau in TAUS}
     if "verify_oploop_ms" in r:
@@ -615,13 +602,6 @@ def format_table(results: dict) -> str:
                              f"{r.get('decode_first_ms', float('nan')):.2f}, last "
                              f"{r.get('decode_last_ms', float('nan')):.2f}); cycle graph built on the "
                              f"host in {r.get('cycle_host_ms', float('nan')):.2f} ms")
-    for kind, res in results.items():  # the draft overlapping the verify graph's building, side by side
-        for r in res["contexts"]:
-            if "cycle_serial_ms" in r:
-                lines.append(f"overlap, {res['name'][:28]} at {r['context']}: cycle {r['cycle_ms']:.2f} ms with the "
-                             f"draft running while the host builds the verify graph, {r['cycle_serial_ms']:.2f} "
-                             f"without ({r['cycle_serial_ms'] / r['cycle_ms']:.3f}x); x@6.5 "
-                             f"{r['speedup']['6.5']:.2f} vs {r['speedup_serial']['6.5']:.2f}")
     for kind, res in results.items():  # the rollback's alternatives, measured side by side
         for r in res["contexts"]:
             if "cycle_evaluated_rollback_ms" not in r:

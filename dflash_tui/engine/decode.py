@@ -188,12 +188,6 @@ def _argmax_rows(logits: mx.array) -> mx.array:
     return mx.argmax(logits, axis=-1).astype(mx.int32)
 
 
-# On a GPU the device drafts while the host builds the verify graph (a 9B target's 36 layers take the host about
-# 4 ms: session 5's `host` column); on this 2-core CPU the host and MLX's CPU stream share the cores and an A/B
-# over 8 prompts showed no gain (0.977x), so the CPU keeps one evaluation per cycle.
-OVERLAP_DRAFT = True
-
-
 def fused_greedy_forward(target: TargetAdapter, run_draft: Callable, state: DecodeState, staged: int,
                          offset: int, block_size: int, taps: list[int], choose: Callable | None = None):
     """Draft and verify as one graph with one host sync: the draft's argmax tokens feed the verify on the
@@ -208,8 +202,6 @@ def fused_greedy_forward(target: TargetAdapter, run_draft: Callable, state: Deco
         drafts = _argmax_rows(run_draft(staged, offset, block_size))
     else:
         drafts = choose(run_draft(staged, offset, block_size), offset + 1)
-    if OVERLAP_DRAFT and mx.default_device() != mx.cpu:
-        mx.async_eval(drafts)
     verify_in = mx.concatenate([mx.array([staged], dtype=mx.int32), drafts])[None]
     logits, feats, record = target.forward(verify_in, state.cache, taps, record=True)
     posterior = _argmax_rows(logits[0]) if choose is None else choose(logits[0], offset + 1)
