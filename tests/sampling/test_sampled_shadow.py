@@ -36,7 +36,14 @@ def test_the_plain_stretch_estimate_of_kept_drafts_is_unbiased(seed):
     assert all(a >= b for a, b in zip(expected, expected[1:]))
 
 
-def test_unseeded_sampling_shadow_probes_and_says_so(engine):
+def test_unseeded_sampling_shadow_probes_and_says_so(engine, monkeypatch):
+    """Where plain decoding wins, an unseeded sampled answer goes plain with estimated shadow probes. Whether it
+    wins on this machine depends on its timings and the sampled text, so DFlash is made to look slow here: the
+    test is about what the engine does with the policy's verdict, not about the verdict."""
+    real = BlockPolicy.tokens_per_second
+    monkeypatch.setattr(BlockPolicy, "tokens_per_second",
+                        lambda self, b, optimism=0.0: None if (tps := real(self, b, optimism)) is None
+                        else tps * (0.3 if b > 1 else 1.0))
     ids = engine.encode_chat([{"role": "user", "content": PROMPT}])
     sampling = SamplingParams(temperature=0.7)
     assert engine.policy(sampling=sampling).shadow
