@@ -5,6 +5,9 @@
 
     sweep_demo_targets.py --reuse-target DIR --draft-objectives ce,distill --draft-seconds 170 ...
 
+    sweep_demo_targets.py --reuse-target DIR --draft-objectives distill --tap-sets "1,2,3;0,1,2,3" ...
+                                                            (one draft per objective and tap set)
+
     sweep_demo_targets.py --targets 4@2.6,8@2.6,8@2.2 ...   (deeper targets: LAYERS@LOSS, one pretraining run
                                                              per depth; a deeper target's draft taps spread
                                                              from layer 1 to its last)
@@ -73,6 +76,7 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=540)
     parser.add_argument("--reuse-target", type=Path, help="a trained target (skip pretraining)")
     parser.add_argument("--draft-objectives", default="ce", help="ce, distill or both (with --reuse-target)")
+    parser.add_argument("--tap-sets", help="with --reuse-target: target layers the draft reads, ';' between sets")
     parser.add_argument("--sampled-answers", type=int, default=0,
                         help="also answer this many of the prompts by sampling (text users meet at T > 0)")
     parser.add_argument("--sample-temperature", type=float, default=0.7)
@@ -85,19 +89,22 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if args.reuse_target is not None:  # (label, target dir, objective) per variant
-        variants = [(objective, args.reuse_target, objective) for objective in args.draft_objectives.split(",")]
+        tap_sets = [[int(x) for x in t.split(",")] for t in args.tap_sets.split(";")] if args.tap_sets else [None]
+        variants = [(objective + (f", taps {taps}" if taps else ""), args.reuse_target, objective, taps)
+                    for objective in args.draft_objectives.split(",") for taps in tap_sets]
     else:
         wanted = ([tuple(t.split("@")) for t in args.targets.split(",")] if args.targets else
                   [(str(DEMO_SHAPE["num_layers"]), x) for x in args.losses.split(",")])
         variants = []
         for layers in dict.fromkeys(n for n, _ in wanted):
             losses = sorted((float(x) for n, x in wanted if n == layers), reverse=True)
-            runs = [(f"{layers} layers, loss<{loss:g}", work / f"target_{layers}_{loss:g}", "ce") for loss in losses]
+            runs = [(f"{layers} layers, loss<{loss:g}", work / f"target_{layers}_{loss:g}", "ce", None)
+                    for loss in losses]
             settings = loop.LoopSettings(steps=8000, lr=2e-3, warmup=300, log_every=100, time_budget_s=150,
                                          stop_below_loss=losses[-1])
             train_demo_target(corpus / "train.jsonl.gz", work / f"target_{layers}_last", settings, batch_size=64,
                               tokenizer_dir=Path(".work/tok4k"), shape={**DEMO_SHAPE, "num_layers": int(layers)},
-                              snapshots=[(loss, d) for loss, (_, d, _) in zip(losses, runs)])
+                              snapshots=[(loss, d) for loss, (_, d, _, _) in zip(losses, runs)])
             variants += runs
     print(f"targets ready at {time.perf_counter() - t0:.0f}s", flush=True)
 
@@ -109,7 +116,7 @@ def main() -> int:
     per_variant = args.draft_seconds + 90
     answers = work / "answers.jsonl"
     made_for = None
-    for i, (label, target_dir, objective) in enumerate(variants):
+    for i, (label, target_dir, objective, tap_set) in enumerate(variants):
         if not target_dir.exists():
             results.append({"variant": label, "skipped": "the target never reached this loss"})
             continue
@@ -134,14 +141,14 @@ def main() -> int:
                             distill=objective == "distill")
         draft_dir = work / f"draft_{i}"
         depth = json.loads((target_dir / "config.json").read_text())["num_hidden_layers"]
-        taps = [round(1 + i * (depth - 2) / 2) for i in range(3)]  # 4 layers: 1, 2, 3 (shipped); 8: 1, 4, 7
+        taps = tap_set or [round(1 + i * (depth - 2) / 2) for i in range(3)]  # 4 layers: 1, 2, 3 (shipped); 8: 1, 4, 7
         train_draft(target_dir, [answers], draft_dir, replace(DEMO_DRAFT, target_layer_ids=taps), run,
                     eval_prompts_path=corpus / "heldout.jsonl")
 
         from dflash_tui.engine.session import Engine
 
         engine = Engine.load(target_dir, draft_dir)
-        result = {"variant": label, "objective": objective, "draft_losses": run.losses[-5:],
+        result = {"variant": label, "objective": objective, "taps": taps, "draft_losses": run.losses[-5:],
                   "heldout": heldout_tau(engine, heldout, max_tokens=128),
                   "heldout_t07": heldout_tau(engine, heldout, max_tokens=128, temperature=0.7, seed=0)["all"],
                   "samples": sample_answers(engine, heldout), "seconds": round(time.perf_counter() - v0)}
