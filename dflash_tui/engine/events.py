@@ -65,7 +65,7 @@ class GenerationSummary:
     cycles: int
     drafted: int
     accepted: int
-    tau: float  # committed tokens per cycle
+    tau: float  # committed tokens per DFlash cycle (plain steps left out; 1.0 when there was none)
     acceptance: float  # accepted / drafted
     draft_share: float  # accepted / generated
     accept_histogram: list[int] = field(default_factory=list)  # index = accepted length

@@ -159,10 +159,11 @@ def assert_consistent_stats(engine, events, block_size: int = 16) -> None:
     assert summary.text == decoded.removeprefix(" ")  # mlx-lm's BPE detokenizer drops a reply's leading space
     assert "".join(e.text for e in of_type(events, TokenChunk)) == summary.text  # streamed text adds up
     committed = [c.committed for c in cycles]
-    assert summary.tau == approx(sum(committed) / len(cycles))
+    drafting = [c for c in cycles if c.drafted]
+    per_cycle = [c.committed for c in drafting] or committed  # tau counts draft-verify cycles only
+    assert summary.tau == approx(sum(per_cycle) / len(per_cycle))
     if summary.stop_reason == "length":
         assert sum(committed) == len(summary.token_ids) - 1  # the first token comes from the prefill
-    drafting = [c for c in cycles if c.drafted]
     assert all(c.drafted == c.block_size - 1 and c.accepted <= c.drafted for c in drafting)
     assert all(c.block_size == 1 and c.accepted == 0 and c.committed == 1 for c in cycles if not c.drafted)
     assert summary.drafted == sum(c.drafted for c in cycles)

@@ -107,10 +107,9 @@ class StatsPane(VerticalScroll):
         summary = reply.summary
         if summary and summary.drafted:
             return f"acceptance {summary.acceptance:.0%} · τ {summary.tau:.2f} tokens per cycle"
-        if reply.acceptance_series:
-            cycles = len(reply.tps_series)
+        if reply.acceptance_series and reply.tau is not None:
             return (f"acceptance {sum(reply.acceptance_series) / len(reply.acceptance_series):.0%} · "
-                    f"τ {reply.generated_tokens / max(cycles, 1):.2f} tokens per cycle")
+                    f"τ {reply.tau:.2f} tokens per cycle")
         return "acceptance – (plain decoding drafts nothing)" if reply.mode == "plain" else "acceptance –"
 
     @staticmethod

@@ -28,6 +28,8 @@ class ReplyStats:
     prompt_tps: float | None = None
     ttft_s: float | None = None
     summary: GenerationSummary | None = None
+    draft_cycles: int = 0  # cycles that drafted so far (an auto-mode reply mixes in plain steps)
+    draft_cycle_tokens: int = 0  # tokens they committed: tau while the reply streams
 
     def add(self, update: RequestUpdate) -> None:
         if update.prefill and update.prefill.prefill_s > 0:
@@ -38,11 +40,13 @@ class ReplyStats:
             self.current_tps = cycle.generation_tps
             self.generated_tokens = cycle.generated_tokens
             self.tps_series.append(cycle.generation_tps)
-            if cycle.drafted:
+            if cycle.drafted:  # a plain step accepts nothing because it drafts nothing: not a 0 in the histogram
                 self.acceptance_series.append(cycle.accepted / cycle.drafted)
-            if len(self.histogram) <= cycle.accepted:
-                self.histogram.extend([0] * (cycle.accepted + 1 - len(self.histogram)))
-            self.histogram[cycle.accepted] += 1
+                self.draft_cycles += 1
+                self.draft_cycle_tokens += cycle.committed
+                if len(self.histogram) <= cycle.accepted:
+                    self.histogram.extend([0] * (cycle.accepted + 1 - len(self.histogram)))
+                self.histogram[cycle.accepted] += 1
             for phase in self.phase_s:
                 self.phase_s[phase] += getattr(cycle, f"{phase}_s")
         del self.tps_series[:-SERIES_LIMIT], self.acceptance_series[:-SERIES_LIMIT]
@@ -59,6 +63,13 @@ class ReplyStats:
             self.histogram = list(summary.accept_histogram)
         if summary.phase_s:
             self.phase_s = {k: summary.phase_s.get(k, 0.0) for k in self.phase_s}
+
+    @property
+    def tau(self) -> float | None:
+        """Tokens per draft-verify cycle: the summary's once the reply ended, else from the cycles so far."""
+        if self.summary is not None:
+            return self.summary.tau
+        return self.draft_cycle_tokens / self.draft_cycles if self.draft_cycles else None
 
     @property
     def average_tps(self) -> float:
