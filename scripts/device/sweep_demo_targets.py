@@ -76,6 +76,8 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=540)
     parser.add_argument("--reuse-target", type=Path, help="a trained target (skip pretraining)")
     parser.add_argument("--draft-objectives", default="ce", help="ce, distill or both (with --reuse-target)")
+    parser.add_argument("--warm-up-steps", type=int, default=60,
+                        help="steps of a throwaway draft before the first variant (0: none)")
     parser.add_argument("--tap-sets", help="with --reuse-target: target layers the draft reads, ';' between sets")
     parser.add_argument("--sampled-answers", type=int, default=0,
                         help="also answer this many of the prompts by sampling (text users meet at T > 0)")
@@ -116,6 +118,7 @@ def main() -> int:
     per_variant = args.draft_seconds + 90
     answers = work / "answers.jsonl"
     made_for = None
+    warmed = False
     for i, (label, target_dir, objective, tap_set) in enumerate(variants):
         if not target_dir.exists():
             results.append({"variant": label, "skipped": "the target never reached this loss"})
@@ -135,6 +138,12 @@ def main() -> int:
                                  temperature=args.sample_temperature, append=True)
             del target
             made_for = target_dir
+        if not warmed and args.warm_up_steps:  # MLX CUDA compiles kernels on first use: ~80 s of one variant's budget
+            warm_up = DraftTraining(steps=args.warm_up_steps, batch_size=64, seq_len=384, blocks_per_row=32,
+                                    eval_every=100000, target_dtype="float32", distill=True, log_every=20)
+            train_draft(target_dir, [answers], work / "warm-up", DEMO_DRAFT, warm_up)
+            shutil.rmtree(work / "warm-up", ignore_errors=True)
+            warmed = True
         run = DraftTraining(steps=100000, batch_size=64, seq_len=384, blocks_per_row=32, lr=3e-3, warmup=200,
                             eval_every=100000, eval_prompts=16, eval_max_tokens=96,
                             time_budget_s=args.draft_seconds, target_dtype="float32", warm_start=True,
