@@ -32,3 +32,30 @@ def test_a_plain_reply_has_no_tau_while_it_streams():
     reply = ReplyStats()
     reply.add(RequestUpdate(request_id=1, cycles=[_cycle(n, n, 1, 0) for n in range(1, 6)]))
     assert reply.tau is None and sum(reply.histogram) == 0
+
+
+def test_the_line_under_a_mixed_reply_shows_the_policys_mix_and_tau():
+    from dflash_tui.app.stats.reply_stats import format_reply_stats
+
+    saved = {"generation_tps": 280.4, "tau": 12.5, "acceptance": 0.8, "drafted": 150, "generated_tokens": 512,
+             "prefill_s": 0.1, "generation_s": 1.8, "mode": "plain", "block_tokens": {"1": 312, "16": 200}}
+    assert format_reply_stats(saved) == "280.4 tok/s · τ 12.50 · 80% accepted · 512 tok · 1.9 s · auto: plain 61%, b16 39%"
+    fixed = {**saved, "mode": "dflash", "block_tokens": {"16": 512}}
+    assert format_reply_stats(fixed).endswith("512 tok · 1.9 s · dflash")
+    plain = {**saved, "drafted": 0, "block_tokens": {"1": 512}}
+    assert format_reply_stats(plain) == "280.4 tok/s · 512 tok · 1.9 s · plain"
+
+
+def test_the_stats_pane_names_the_mix_of_a_finished_auto_reply():
+    from dflash_tui.engine.events import GenerationSummary
+
+    reply = ReplyStats()
+    reply.add(RequestUpdate(request_id=1, cycles=[_cycle(1, 1, 1, 0), _cycle(2, 17, 16, 15)]))
+    assert reply.decoding == "dflash b16"  # while streaming: the latest cycle's
+    summary = GenerationSummary(mode="dflash", stop_reason="length", prompt_tokens=5, prefilled_tokens=5,
+                                generated_tokens=18, prefill_s=0.01, ttft_s=0.02, generation_s=0.1, prompt_tps=500.0,
+                                generation_tps=180.0, cycles=2, drafted=15, accepted=15, tau=16.0, acceptance=1.0,
+                                draft_share=0.8, accept_histogram=[0] * 16, phase_s={}, peak_memory_bytes=0,
+                                block_size=16, text="", token_ids=[], block_tokens={1: 2, 16: 16})
+    reply.finish(summary)
+    assert reply.decoding == "auto: b16 89%, plain 11%"

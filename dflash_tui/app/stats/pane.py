@@ -92,9 +92,8 @@ class StatsPane(VerticalScroll):
         self.query_one("#tps-sparkline", Sparkline).data = reply.tps_series
         ttft = f"{reply.ttft_s:.2f} s" if reply.ttft_s is not None else "–"
         prompt = f"{reply.prompt_tps:,.0f} tok/s" if reply.prompt_tps is not None else "–"
-        mode = f"{reply.mode} b{reply.block_size}" if reply.mode == "dflash" else (reply.mode or "–")
         self.query_one("#prompt-line", Static).update(
-            f"prompt {prompt} · first token {ttft} · {reply.generated_tokens} tokens · {mode}")
+            f"prompt {prompt} · first token {ttft} · {reply.generated_tokens} tokens · {reply.decoding}")
         self.query_one("#policy-line", Static).update(f"why: {reply.reason}" if reply.reason else "")
         self.query_one("#acceptance-line", Static).update(self._acceptance_text(reply))
         self.query_one("#acceptance-sparkline", Sparkline).data = reply.acceptance_series

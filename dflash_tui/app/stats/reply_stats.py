@@ -72,6 +72,14 @@ class ReplyStats:
         return self.draft_cycle_tokens / self.draft_cycles if self.draft_cycles else None
 
     @property
+    def decoding(self) -> str:
+        """How the reply was decoded: 'dflash b16', 'plain', or the policy's mix once it ended with several sizes."""
+        mixed = self.summary is not None and sum(1 for n in self.summary.block_tokens.values() if n) > 1
+        if mixed:
+            return _decoding_text({"block_tokens": self.summary.block_tokens, "mode": self.summary.mode})
+        return f"{self.mode} b{self.block_size}" if self.mode == "dflash" else (self.mode or "–")
+
+    @property
     def average_tps(self) -> float:
         return self.summary.generation_tps if self.summary else self.current_tps
 
@@ -104,12 +112,29 @@ def saved_reply_stats(stats: dict) -> ReplyStats | None:
 
 
 def format_reply_stats(stats: dict) -> str:
-    """The compact line under a reply, e.g. '41.8 tok/s · τ 3.52 · 62% accepted · 128 tok · 3.1 s · dflash'."""
+    """The compact line under a reply, e.g. '41.8 tok/s · τ 3.52 · 62% accepted · 128 tok · 3.1 s · dflash';
+    a reply the drafting policy decoded with several block sizes ends with its mix instead of one mode
+    ('auto: plain 61%, b16 39%'), and shows τ whenever any DFlash cycle ran."""
     parts = [f"{stats.get('generation_tps', 0.0):.1f} tok/s"]
-    if stats.get("mode") == "dflash":
+    if stats.get("drafted", 1 if stats.get("mode") == "dflash" else 0):
         parts.append(f"τ {stats.get('tau', 0.0):.2f}")
         parts.append(f"{stats.get('acceptance', 0.0):.0%} accepted")
     parts.append(f"{stats.get('generated_tokens', 0)} tok")
     parts.append(f"{stats.get('prefill_s', 0.0) + stats.get('generation_s', 0.0):.1f} s")
-    parts.append(stats.get("mode", ""))
+    parts.append(_decoding_text(stats))
     return " · ".join(p for p in parts if p)
+
+
+def _decoding_text(stats: dict) -> str:
+    """The mode, or the share of the reply's tokens each block size committed when there were several (saved
+    stats come back from JSON with the sizes as strings)."""
+    tokens = {int(b): n for b, n in (stats.get("block_tokens") or {}).items() if n}
+    total = sum(tokens.values())
+    if len(tokens) < 2 or not total:
+        return stats.get("mode", "")
+    mix = sorted(tokens.items(), key=lambda item: (-item[1], item[0]))
+    return "auto: " + ", ".join(f"{'plain' if b == 1 else f'b{b}'} {_share(n / total)}" for b, n in mix)
+
+
+def _share(x: float) -> str:
+    return "<1%" if 0 < x < 0.005 else f"{x:.0%}"
