@@ -59,3 +59,6 @@ def test_the_stats_pane_names_the_mix_of_a_finished_auto_reply():
                                 block_size=16, text="", token_ids=[], block_tokens={1: 2, 16: 16})
     reply.finish(summary)
     assert reply.decoding == "auto: b16 89%, plain 11%"
+    summary.block_tokens = {1: 1, 4: 4, 8: 2, 16: 11}
+    reply.finish(summary)
+    assert reply.decoding == "auto: b16 61%, b4 22%, …"  # the two largest shares: the line under a reply is narrow

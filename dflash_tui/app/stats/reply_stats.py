@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from ...engine.events import GenerationSummary
 from ...service import RequestUpdate
 
+MIX_SHOWN = 2  # block sizes named in a reply's mix (the line under a reply is narrow; the stats pane has the rest)
 SERIES_LIMIT = 400  # points kept for sparklines: enough for the widest terminal
 
 
@@ -133,7 +134,8 @@ def _decoding_text(stats: dict) -> str:
     if len(tokens) < 2 or not total:
         return stats.get("mode", "")
     mix = sorted(tokens.items(), key=lambda item: (-item[1], item[0]))
-    return "auto: " + ", ".join(f"{'plain' if b == 1 else f'b{b}'} {_share(n / total)}" for b, n in mix)
+    shown = ", ".join(f"{'plain' if b == 1 else f'b{b}'} {_share(n / total)}" for b, n in mix[:MIX_SHOWN])
+    return "auto: " + shown + (", …" if len(mix) > MIX_SHOWN else "")
 
 
 def _share(x: float) -> str:
