@@ -32,10 +32,10 @@ import os
 import shutil
 import tarfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from build_demo_pair import DEMO_DRAFT
-from dataclasses import replace
 
 from dflash_tui.mlx_setup import import_mlx
 
@@ -90,7 +90,7 @@ def main() -> int:
     work = Path("/tmp/sweep")
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    if args.reuse_target is not None:  # (label, target dir, objective) per variant
+    if args.reuse_target is not None:  # (label, target dir, objective, taps or None) per variant
         tap_sets = [[int(x) for x in t.split(",")] for t in args.tap_sets.split(";")] if args.tap_sets else [None]
         variants = [(objective + (f", taps {taps}" if taps else ""), args.reuse_target, objective, taps)
                     for objective in args.draft_objectives.split(",") for taps in tap_sets]

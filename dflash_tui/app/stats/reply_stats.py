@@ -75,10 +75,8 @@ class ReplyStats:
     @property
     def decoding(self) -> str:
         """How the reply was decoded: 'dflash b16', 'plain', or the policy's mix once it ended with several sizes."""
-        mixed = self.summary is not None and sum(1 for n in self.summary.block_tokens.values() if n) > 1
-        if mixed:
-            return _decoding_text({"block_tokens": self.summary.block_tokens, "mode": self.summary.mode})
-        return f"{self.mode} b{self.block_size}" if self.mode == "dflash" else (self.mode or "–")
+        mix = block_mix(self.summary.block_tokens) if self.summary is not None else None
+        return mix or (f"{self.mode} b{self.block_size}" if self.mode == "dflash" else (self.mode or "–"))
 
     @property
     def average_tps(self) -> float:
@@ -122,17 +120,17 @@ def format_reply_stats(stats: dict) -> str:
         parts.append(f"{stats.get('acceptance', 0.0):.0%} accepted")
     parts.append(f"{stats.get('generated_tokens', 0)} tok")
     parts.append(f"{stats.get('prefill_s', 0.0) + stats.get('generation_s', 0.0):.1f} s")
-    parts.append(_decoding_text(stats))
+    parts.append(block_mix(stats.get("block_tokens") or {}) or stats.get("mode", ""))
     return " · ".join(p for p in parts if p)
 
 
-def _decoding_text(stats: dict) -> str:
-    """The mode, or the share of the reply's tokens each block size committed when there were several (saved
-    stats come back from JSON with the sizes as strings)."""
-    tokens = {int(b): n for b, n in (stats.get("block_tokens") or {}).items() if n}
+def block_mix(block_tokens: dict) -> str | None:
+    """'auto: plain 61%, b16 39%': the share of a reply's tokens each block size committed, when there were
+    several (saved stats come back from JSON with the sizes as strings); None for a single size."""
+    tokens = {int(b): n for b, n in block_tokens.items() if n}
+    if len(tokens) < 2:
+        return None
     total = sum(tokens.values())
-    if len(tokens) < 2 or not total:
-        return stats.get("mode", "")
     mix = sorted(tokens.items(), key=lambda item: (-item[1], item[0]))
     shown = ", ".join(f"{'plain' if b == 1 else f'b{b}'} {_share(n / total)}" for b, n in mix[:MIX_SHOWN])
     return "auto: " + shown + (", …" if len(mix) > MIX_SHOWN else "")
