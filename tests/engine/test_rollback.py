@@ -87,3 +87,57 @@ def test_rollback_with_every_draft_accepted_changes_nothing(engines, family):
     target.rollback(cache, record, keep=B)
     assert all(a is b for a, b in zip(cache_arrays(cache), before, strict=True))
     assert [getattr(c, "offset", None) for c in cache] == offsets
+
+
+@pytest.mark.parametrize("accepted", [0, 2, 9, B - 2])
+def test_deferred_rollback_hands_the_next_pass_the_one_by_one_state(engines, monkeypatch, accepted):
+    """A deferred rollback (the CUDA path, run here through the op loop) leaves the replay to the next
+    pass: that pass starts from the state one-by-one decoding reaches, and so does its own tape."""
+    from dflash_tui.engine import target as target_module
+
+    target = engines["qwen3_5"].target
+    monkeypatch.setattr(target, "defer_rollback", True)
+    replays = []
+    real = target_module.gdn_forward_with_tape
+    monkeypatch.setattr(target_module, "gdn_forward_with_tape",
+                        lambda layer, x, c, replay=None: replays.append(replay) or real(layer, x, c, replay))
+    prompt = chat_ids(engines["qwen3_5"], PROMPTS[accepted % len(PROMPTS)])
+    block = forced_block(target, prompt, accepted)
+
+    verified = prefilled_cache(target, prompt)
+    logits, _, record = target.forward(mx.array([block]), verified, taps=[1, 2], record=True)
+    target.rollback(verified, record, keep=accepted + 1)
+    assert sorted(target._deferred) == sorted(record.tapes), "every recurrent layer's replay is deferred"
+    assert not any(a is d.state for a in target.settled_arrays(verified) for d in target._deferred.values())
+
+    stepped = prefilled_cache(target, prompt)
+    for tok in block[:accepted + 1]:
+        target.model(mx.array([[tok]]), cache=stepped)
+    nxt = mx.array([[int(mx.argmax(logits[0, accepted]).item())] + block[1:]])
+    replays.clear()
+    after_deferred, _, record2 = target.forward(nxt, verified, taps=[1, 2], record=True)
+    assert sum(r is not None for r in replays) == len(record.tapes), "the next pass took the deferred replays"
+    assert target._deferred == {}
+    for i, tape in record2.tapes.items():
+        want = stepped[i][1]
+        assert mx.allclose(tape.state_before, want, atol=ATOL, rtol=0).item(), f"layer {i}: tape's start state"
+    after_stepped, _, _ = target.forward(nxt, stepped, taps=[1, 2], record=True)
+    assert mx.allclose(after_deferred, after_stepped, atol=1e-4, rtol=0).item()
+
+
+def test_a_deferred_replay_is_ignored_once_the_cache_moved_on(engines, monkeypatch):
+    """A plain step between the rollback and the next pass evaluates the lazy replay itself; the next pass
+    must then start from the cache as it is, not replay the old tape again."""
+    target = engines["qwen3_5"].target
+    monkeypatch.setattr(target, "defer_rollback", True)
+    prompt = chat_ids(engines["qwen3_5"], PROMPTS[1])
+    block = forced_block(target, prompt, 3)
+    verified, stepped = prefilled_cache(target, prompt), prefilled_cache(target, prompt)
+    _, _, record = target.forward(mx.array([block]), verified, taps=[], record=True)
+    target.rollback(verified, record, keep=4)
+    for tok in block[:4] + [block[4]]:
+        target.model(mx.array([[tok]]), cache=stepped)
+    target.model(mx.array([[block[4]]]), cache=verified)  # mlx-lm's own layer: reads the lazy state
+    got, _, _ = target.forward(mx.array([block[5:9]]), verified, taps=[], record=True)
+    want, _, _ = target.forward(mx.array([block[5:9]]), stepped, taps=[], record=True)
+    assert mx.allclose(got, want, atol=1e-4, rtol=0).item()
