@@ -21,7 +21,6 @@ Also runnable without the CLI: `python -m dflash_tui.bench_synthetic --tiny`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -111,8 +110,8 @@ class _Clock:
     def interleaved_ms(self, fns: dict, rounds: int | None = None, lead_in: bool = False) -> dict[str, float]:
         """Median ms of each callable, run in turn round after round: a drift in the machine's speed
         (clocks, other tenants) lands on every variant alike, so their differences hold. lead_in: each
-        timed call follows an untimed call of the same variant, so work one call queues for the next (a
-        rollback) is paid by its own variant, not by the next one in the round."""
+        timed call follows an untimed call of the same variant, so the work a call queues for the next one
+        (a rollback) is paid by its own variant, not by whichever variant comes next in the round."""
         times: dict[str, list[float]] = {name: [] for name in fns}
         for i in range(self.warmup + (rounds or self.repeats)):
             for name, fn in fns.items():
@@ -206,26 +205,8 @@ class SyntheticPair:
         return DecodeState(self.filled_cache(context), tokens=[0] * context, context=ctx)
 
 
-@contextlib.contextmanager
-def _gdn_switches(deferred: bool = True, layers: bool = True):
-    """Run with the rollback deferred to the next verify or not, and the replay in one launch or per layer."""
-    from .engine import gdn_cuda
-
-    before = gdn_cuda.status()["deferred_rollback"]
-    gdn_cuda.set_deferred_enabled(deferred)
-    gdn_cuda.set_layers_enabled(layers)
-    try:
-        yield
-    finally:
-        gdn_cuda.set_deferred_enabled(before)
-        gdn_cuda.set_layers_enabled(True)
-
-
-def _switched(fn, **switches):
-    def run():
-        with _gdn_switches(**switches):
-            fn()
-    return run
+def _gdn_cache_arrays(cache) -> list:
+    return [a for c in cache for a in (c.cache if hasattr(c, "cache") else ()) if a is not None]
 
 
 def mlx_lm_decode_ms(pair: SyntheticPair, context: int, steps: int) -> float:
@@ -269,8 +250,8 @@ class EngineTimer:
     def _rollback(self, record, keep: int, queued: bool = False):
         mx = import_mlx()
         self.pair.target.rollback(self.state.cache, record, keep)
-        if keep < self.block and not queued:  # what the engine waits for: a deferred replay is not evaluated
-            mx.eval(self.pair.target.settled_arrays(self.state.cache))
+        if keep < self.block and not queued:
+            mx.eval(_gdn_cache_arrays(self.state.cache))
         self.pos += keep
 
     def draft_ms(self) -> float:
@@ -297,7 +278,7 @@ class EngineTimer:
                 if tokens > 1:
                     target.rollback(self.state.cache, record, 1)
                 self.pos += 1
-            mx.eval(outs + target.settled_arrays(self.state.cache))
+            mx.eval(outs + _gdn_cache_arrays(self.state.cache))
 
         return self.clock.median_ms(run) / passes
 
@@ -325,7 +306,7 @@ class EngineTimer:
                                                        self.block, self.pair.taps)
             self._rollback(record, keep, queued=rollback == "queued")
             self.state.context.append(draft.context_kv(draft.fuse(feats[:, :keep]), start))
-            mx.async_eval(self.state.context.arrays() + target.settled_arrays(self.state.cache))
+            mx.async_eval(self.state.context.arrays() + _gdn_cache_arrays(self.state.cache))
 
         return cycle
 
@@ -355,17 +336,23 @@ class EngineTimer:
         return self.clock.median_ms(build, after=settle)
 
     def rollback_variants_ms(self, rounds: int) -> dict[str, float]:
-        """The engine's cycle beside its alternatives, interleaved: `evaluated` (the replay launched at
-        rollback and waited for), `none` (every draft kept: nothing rolled back) and, on CUDA, `replayed` (the
-        replay launched at rollback, queued: the engine before deferred rollbacks) and `layerwise` (that,
-        with a replay launch per layer)."""
+        """The engine's cycle beside its alternatives, interleaved: `evaluated` (the rollback waited for),
+        `none` (every draft kept: nothing rolled back) and, on CUDA, `layerwise` (a replay launch per layer)."""
         from .engine import gdn_cuda
 
-        fns = {"cycle": self.cycle_fn(), "evaluated": _switched(self.cycle_fn("evaluated"), deferred=False),
+        fns = {"cycle": self.cycle_fn(), "evaluated": self.cycle_fn("evaluated"),
                "none": self.cycle_fn(keep=self.block)}
         if self.pair.target.hybrid and gdn_cuda.enabled():
-            fns["replayed"] = _switched(self.cycle_fn(), deferred=False)
-            fns["layerwise"] = _switched(self.cycle_fn(), deferred=False, layers=False)
+            queued = self.cycle_fn()
+
+            def layerwise():
+                gdn_cuda.set_layers_enabled(False)
+                try:
+                    queued()
+                finally:
+                    gdn_cuda.set_layers_enabled(True)
+
+            fns["layerwise"] = layerwise
         return self.clock.interleaved_ms(fns, rounds, lead_in=True)
 
     def cycle_timed_ms(self) -> float:
@@ -405,7 +392,7 @@ def prefill_tps(pair: SyntheticPair, context: int, record: bool, repeats: int) -
             logits, feats, _ = target.forward(ids[:, start:min(n, start + PREFILL_CHUNK)], cache, pair.taps,
                                               record=record)
             ctx.append(draft.context_kv(draft.fuse(feats), start))
-            mx.eval([logits[:, -1]] + ctx.arrays() + target.settled_arrays(cache) +
+            mx.eval([logits[:, -1]] + ctx.arrays() + _gdn_cache_arrays(cache) +
                     [a for c in cache if hasattr(c, "keys") for a in (c.keys, c.values)])
 
     run(min(context, 64))  # warm-up: kernels, allocator
@@ -498,12 +485,12 @@ def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep
     r["cycle_evaluated_rollback_ms"] = variants["evaluated"]
     r["cycle_without_rollback_ms"] = variants["none"]
     if "layerwise" in variants:
-        r["cycle_replayed_rollback_ms"] = variants["replayed"]
         r["cycle_layerwise_rollback_ms"] = variants["layerwise"]
-        with _gdn_switches(deferred=False):  # the replay launched at rollback, all layers in one launch
-            r["rollback_replayed_ms"] = timer.rollback_ms()
-        with _gdn_switches(deferred=False, layers=False):  # one replay launch per layer
+        gdn_cuda.set_layers_enabled(False)  # one replay launch per layer, as before the all-layers kernel
+        try:
             r["rollback_layerwise_ms"] = timer.rollback_ms()
+        finally:
+            gdn_cuda.set_layers_enabled(True)
     r["cycle_timed_ms"] = timer.cycle_timed_ms()  # every 8th cycle: a host sync after each phase
     r["cycle_host_ms"] = timer.cycle_host_ms()  # building the cycle's graph: the device idles meanwhile
     r["verify_chained_ms"] = timer.chained_ms(block)  # device time per pass, no host wait in between
@@ -546,7 +533,7 @@ def _derive(r: dict) -> None:
     r["rollback_share"] = r["rollback_ms"] / r["cycle_ms"]
     if "cycle_without_rollback_ms" in r:  # what the rollback adds to the engine's cycle
         r["rollback_in_cycle_share"] = max(0.0, 1 - r["cycle_without_rollback_ms"] / r["cycle_ms"])
-        for name in ("evaluated", "replayed", "layerwise"):
+        for name in ("evaluated", "layerwise"):
             if f"cycle_{name}_rollback_ms" in r:
                 r[f"rollback_in_cycle_share_{name}"] = max(0.0, 1 - r["cycle_without_rollback_ms"]
                                                           / r[f"cycle_{name}_rollback_ms"])
@@ -587,8 +574,7 @@ def format_table(results: dict) -> str:
             + " ".join(f"{'x@' + format(t, 'g'):>6}" for t in TAUS) +
             f" {'timed':>6} {'exact':>6} {'prefill':>9} {'v/dec op':>8} {'x@6.5 op':>8} {'pf x op':>7}")
     lines = ["times in ms; cycle = the engine's greedy cycle (draft + verify in one graph, one host sync, "
-             "rollback and context append queued; on CUDA a hybrid's replay is deferred into the next verify's "
-             "recurrence kernel); rb% = a synced rollback / cycle, rb%cyc = what the rollback "
+             "rollback and context append queued); rb% = a synced rollback / cycle, rb%cyc = what the rollback "
              "adds to the cycle (vs the same cycle keeping every draft); host = building the cycle's graph on the host "
              "(the device idles meanwhile); x@tau = tau x decode / cycle; at 6.5: 'timed' = the cycle "
              "that syncs after each phase (every 8th), 'exact' = attention keys not bucketed (a cuDNN graph "
@@ -624,22 +610,14 @@ def format_table(results: dict) -> str:
         for r in res["contexts"]:
             if "cycle_evaluated_rollback_ms" not in r:
                 continue
-            deferred = "replayed" in " ".join(r)  # CUDA hybrid: the engine defers the replay to the next verify
-            engine = "deferred to the next verify" if deferred else "queued"
-            line = (f"rollback, {res['name'][:28]} at {r['context']}: cycle {r['cycle_ms']:.2f} ms (rollback "
-                    f"{engine}, the engine's), ")
-            if deferred:
-                line += f"{r['cycle_replayed_rollback_ms']:.2f} (replay launched at rollback, queued), "
-            line += (f"{r['cycle_evaluated_rollback_ms']:.2f} (evaluated), "
-                     f"{r['cycle_without_rollback_ms']:.2f} (nothing rolled back): the rollback adds "
-                     f"{r['rollback_in_cycle_share']:.1%} {engine.split()[0]}, ")
-            if deferred:
-                line += f"{r['rollback_in_cycle_share_replayed']:.1%} replayed, "
-            line += f"{r['rollback_in_cycle_share_evaluated']:.1%} evaluated"
+            line = (f"rollback, {res['name'][:28]} at {r['context']}: cycle {r['cycle_ms']:.2f} ms (rollback queued, "
+                    f"the engine's), {r['cycle_evaluated_rollback_ms']:.2f} (evaluated), "
+                    f"{r['cycle_without_rollback_ms']:.2f} (nothing rolled back): the rollback adds "
+                    f"{r['rollback_in_cycle_share']:.1%} queued, "
+                    f"{r['rollback_in_cycle_share_evaluated']:.1%} evaluated")
             if "cycle_layerwise_rollback_ms" in r:
                 line += (f", {r['rollback_in_cycle_share_layerwise']:.1%} with a launch per layer; synced rollback "
-                         f"{r['rollback_ms']:.2f} ms deferred vs {r['rollback_replayed_ms']:.2f} replayed in one "
-                         f"launch vs {r['rollback_layerwise_ms']:.2f} per layer")
+                         f"{r['rollback_ms']:.2f} ms all layers in one launch vs {r['rollback_layerwise_ms']:.2f}")
             lines.append(line)
     return "\n".join(lines)
 

@@ -506,7 +506,8 @@ def dflash_generate(target: TargetAdapter, draft: DFlashDraftModel, tokenizer, s
         keep = used  # cache keeps staged + the chosen tokens before the new staged one
         t3 = time.perf_counter()
         target.rollback(state.cache, record, keep)
-        recurrent = target.settled_arrays(state.cache)
+        recurrent = [a for c in state.cache for a in (c.cache if hasattr(c, "cache") else ())
+                     if isinstance(a, mx.array)]
         if keep < b and not fused:  # a timed cycle waits for the replay to time it
             mx.eval(recurrent)
         t4 = time.perf_counter()

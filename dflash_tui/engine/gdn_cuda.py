@@ -10,10 +10,6 @@ verify of a hybrid target costs several decode steps. Here:
   log-gate, keys at the Hk key heads in the input dtype, innovations).
 - `fused_replay`: the tape replay of `rollback.replay_state` (the same closed
   form) plus the conv-state rows, in one launch.
-- Deferred rollback: the same recurrence kernel can instead start from the
-  state after keeping n steps of the previous verify's tape, rebuilt by each
-  thread for its own entries. A rollback then launches nothing: the next pass
-  replays it for free (`Target.rollback`, `rollback.gdn_forward_with_tape`).
 
 Used only when the default device is a CUDA GPU; every other backend keeps
 the op loop. Each kernel instantiation is checked once against the op loop on
@@ -157,54 +153,6 @@ _RECURRENCE_SOURCE = r"""
     }
 """
 
-# The state a block starts from: read as it is, or (below) rebuilt from the last verify's tape.
-_STATE_LOAD = r"""
-#pragma unroll
-    for (int i = 0; i < VPL; ++i) {
-      s[i] = state_in[state_row + i * LPR + lane];
-    }
-"""
-assert _RECURRENCE_SOURCE.count(_STATE_LOAD) == 1
-
-# Deferred rollback: the previous verify kept `keep` of its steps. Instead of a replay launch at rollback,
-# each thread rebuilds its own state entries here from that verify's tape (state_in is the state before
-# it), with replay's closed form in replay's order of operations, and writes them to state_start: the
-# state this pass starts from, which its own tape needs. A few hundred FMAs a thread, no extra launch.
-_STATE_AFTER_REPLAY = r"""
-    {
-      const int n_keep = keep[0];
-      const int Tp = prev_log_g_cum_shape[1];
-      const int Hkp = prev_keys_shape[2];
-      const int hkp = hv / (Hv / Hkp);
-      const auto* Lp = prev_log_g_cum + (size_t)b * Tp * Hv + hv;
-      const float L_n = static_cast<float>(Lp[(size_t)(n_keep - 1) * Hv]);
-      float acc[VPL];
-#pragma unroll
-      for (int i = 0; i < VPL; ++i) {
-        acc[i] = 0.0f;
-      }
-      for (int t = 0; t < n_keep; ++t) {
-        const size_t bt = (size_t)b * Tp + t;
-        const float w = expf(L_n - static_cast<float>(Lp[(size_t)t * Hv]));
-        const float wd = w * static_cast<float>(prev_deltas[(bt * Hv + hv) * Dv + dv]);
-        const auto* kt = prev_keys + (bt * Hkp + hkp) * Dk;
-#pragma unroll
-        for (int i = 0; i < VPL; ++i) {
-          acc[i] += wd * static_cast<float>(kt[i * LPR + lane]);
-        }
-      }
-      const float decay = expf(L_n);
-#pragma unroll
-      for (int i = 0; i < VPL; ++i) {
-        s[i] = decay * static_cast<float>(state_in[state_row + i * LPR + lane]) + acc[i];
-        if (active) {
-          state_start[state_row + i * LPR + lane] = s[i];
-        }
-      }
-    }
-"""
-_RECURRENCE_AFTER_REPLAY_SOURCE = _RECURRENCE_SOURCE.replace(_STATE_LOAD, _STATE_AFTER_REPLAY)
-
 # Replay: one thread per recurrent-state entry computes
 #   S_n = exp(L_n) S_0 + sum_{t<n} exp(L_n - L_t) delta_t (x) k_t
 # and the first B*(K-1)*C threads also copy one conv-state entry: rows n .. n+K-2
@@ -248,8 +196,6 @@ _REPLAY_SOURCE = r"""
 
 RECURRENCE_INPUTS = ["q", "k", "v", "A_log", "gate_a", "dt_bias", "gate_b", "state_in"]
 RECURRENCE_OUTPUTS = ["y", "state_out", "log_g_cum", "keys", "deltas"]
-AFTER_REPLAY_INPUTS = RECURRENCE_INPUTS + ["prev_log_g_cum", "prev_keys", "prev_deltas", "keep"]
-AFTER_REPLAY_OUTPUTS = RECURRENCE_OUTPUTS + ["state_start"]
 REPLAY_INPUTS = ["conv_before", "qkv", "state_before", "log_g_cum", "keys", "deltas", "keep"]
 REPLAY_OUTPUTS = ["conv", "state"]
 _REPLAY_NAME = re.compile(r"\b(" + "|".join(REPLAY_INPUTS[:-1] + REPLAY_OUTPUTS) + r")(_shape)?\b")
@@ -272,7 +218,6 @@ def replay_layers_source(layers: int) -> tuple[str, list[str], list[str]]:
 REPLAY_LAYERS_PREFIX = "dflash_gdn_replay_layers_"
 _enabled = os.environ.get("DFLASH_TUI_GDN_KERNEL", "1") != "0"
 _layers_enabled = True
-_deferred_enabled = os.environ.get("DFLASH_TUI_DEFER_ROLLBACK", "1") != "0"
 _kernels: dict[str, object] = {}
 _checked: dict[tuple, str | None] = {}  # instantiation key -> None (verified) or why it is off
 _build_error: str | None = None
@@ -282,8 +227,6 @@ def kernel_sources() -> dict[str, tuple[str, list[str], list[str]]]:
     """name -> (body, input names, output names) as handed to mx.fast.cuda_kernel (tests compile them)."""
     return {
         "dflash_gdn_recurrence": (_RECURRENCE_SOURCE, RECURRENCE_INPUTS, RECURRENCE_OUTPUTS),
-        "dflash_gdn_recurrence_after_replay": (_RECURRENCE_AFTER_REPLAY_SOURCE, AFTER_REPLAY_INPUTS,
-                                               AFTER_REPLAY_OUTPUTS),
         "dflash_gdn_replay": (_REPLAY_SOURCE, REPLAY_INPUTS, REPLAY_OUTPUTS),
     }
 
@@ -308,18 +251,6 @@ def set_layers_enabled(flag: bool) -> None:
     _layers_enabled = flag
 
 
-def set_deferred_enabled(flag: bool) -> None:
-    """Defer rollbacks into the next verify's recurrence (on) or replay them at rollback (off: the bench
-    compares both)."""
-    global _deferred_enabled
-    _deferred_enabled = flag
-
-
-def deferred_enabled() -> bool:
-    """True when a rollback should leave its replay to the next pass's recurrence kernel."""
-    return _deferred_enabled and enabled()
-
-
 def enabled() -> bool:
     return _enabled and _build_error is None and cuda_active()
 
@@ -328,7 +259,6 @@ def status() -> dict:
     """What the fused path did in this process: for reports and the bench's JSON."""
     return {
         "requested": _enabled,
-        "deferred_rollback": _deferred_enabled,
         "cuda": cuda_active(),
         "build_error": _build_error,
         "verified": [list(k) for k, err in _checked.items() if err is None],
@@ -374,32 +304,19 @@ def _result_dtype(x, y):
     return x.dtype if x.dtype == y.dtype else mx.float32
 
 
-def _launch_recurrence(q, k, v, A_log, a, dt_bias, b, state, init_value=None, replay=None):
-    """replay: (tape, n array): start from the state after keeping n steps of `tape` (state is then
-    tape.state_before), rebuilt in-kernel; a sixth output holds that starting state."""
+def _launch_recurrence(q, k, v, A_log, a, dt_bias, b, state, init_value=None):
     B, T, Hk, Dk = k.shape
     Hv, Dv = v.shape[2:]
     grid, group = launch_geometry(B, Hv, Dv)
     f32 = mx.float32
-    name = "dflash_gdn_recurrence"
-    inputs = [q, k, v.astype(q.dtype), A_log, a, dt_bias, b, state.astype(f32)]
-    shapes = [(B, T, Hv, Dv), (B, Hv, Dv, Dk), (B, T, Hv), (B, T, Hk, Dk), (B, T, Hv, Dv)]
-    dtypes = [f32, f32, f32, q.dtype, f32]
-    if replay is not None:
-        tape, n_array = replay
-        name = "dflash_gdn_recurrence_after_replay"
-        inputs[-1] = tape.state_before
-        inputs += [tape.log_g_cum, tape.keys, tape.deltas, n_array]
-        shapes.append((B, Hv, Dv, Dk))
-        dtypes.append(f32)
-    return _kernel(name)(
-        inputs=inputs,
+    return _kernel("dflash_gdn_recurrence")(
+        inputs=[q, k, v.astype(q.dtype), A_log, a, dt_bias, b, state.astype(f32)],
         template=[("InT", q.dtype), ("SumT", _result_dtype(a, dt_bias)), ("BetaT", b.dtype),
                   ("Dk", Dk), ("Dv", Dv), ("Hk", Hk), ("Hv", Hv), ("CH", chunk_steps(Dk))],
         grid=grid,
         threadgroup=group,
-        output_shapes=shapes,
-        output_dtypes=dtypes,
+        output_shapes=[(B, T, Hv, Dv), (B, Hv, Dv, Dk), (B, T, Hv), (B, T, Hk, Dk), (B, T, Hv, Dv)],
+        output_dtypes=[f32, f32, f32, q.dtype, f32],
         init_value=init_value,
     )
 
@@ -498,25 +415,6 @@ def _probe_recurrence(dtype, param_dtype, bias_dtype, Hk, Hv, Dk, Dv) -> str | N
         return f"{type(e).__name__}: {e}"
 
 
-def _probe_recurrence_after_replay(like, dtype, param_dtype, bias_dtype, Hk, Hv, Dk, Dv) -> str | None:
-    """The deferred-rollback recurrence against the closed-form replay followed by the op loop."""
-    from .rollback import replay_state
-
-    try:
-        inputs = probe_inputs(1, 21, Hk, Hv, Dk, Dv, dtype, param_dtype, bias_dtype)
-        tape = _probe_tape(like, Hv, Dv, Dk, 2468)
-        for n in (1, 7, tape.qkv.shape[1]):
-            got = _launch_recurrence(*inputs, init_value=float("nan"), replay=(tape, mx.array(n, dtype=mx.int32)))
-            start = replay_state(tape, n)
-            want = list(reference_recurrence(*inputs[:-1], start)) + [start]
-            err = _compare(AFTER_REPLAY_OUTPUTS, got, want)
-            if err is not None:
-                return f"keep {n}: {err}"
-        return None
-    except Exception as e:
-        return f"{type(e).__name__}: {e}"
-
-
 def _probe_tape(like, Hv: int, Dv: int, Dk: int, seed: int):
     """A small random tape with the dtypes and key heads of `like`."""
     from .rollback import GDNTape
@@ -565,17 +463,13 @@ def _verified(key: tuple, kernel_name: str, probe) -> bool:
     return _checked[key] is None
 
 
-def fused_recurrence_with_tape(q, k, v, A_log, a, dt_bias, b, state, replay=None):
+def fused_recurrence_with_tape(q, k, v, A_log, a, dt_bias, b, state):
     """The gated delta rule over T steps with gates from the raw projections, in one launch.
 
     q, k: [B, T, Hk, Dk]; v: [B, T, Hv, Dv]; a, b: [B, T, Hv]; A_log, dt_bias: [Hv];
     state: [B, Hv, Dv, Dk] (fp32). Returns (y, state, log_g_cum, keys, deltas), all
     fp32, equal to `reference_recurrence`; or None when the fused path is off,
     unsupported for this shape, or failed its probe (the caller runs the op loop).
-
-    replay: (tape, n, n array) of a deferred rollback: the pass starts from the state
-    after keeping n steps of that earlier verify's tape (`state` is ignored), rebuilt
-    inside this launch; a sixth value is that starting state, equal to replay_state.
     """
     if not enabled():
         return None
@@ -589,30 +483,7 @@ def fused_recurrence_with_tape(q, k, v, A_log, a, dt_bias, b, state, replay=None
     if not _verified(key, "dflash_gdn_recurrence",
                      lambda: _probe_recurrence(q.dtype, A_log.dtype, dt_bias.dtype, Hk, Hv, Dk, Dv)):
         return None
-    if replay is None:
-        return tuple(_launch_recurrence(q, k, v, A_log, a, dt_bias, b, state))
-    tape, n, n_array = replay
-    if not _replayable(tape, n, Hv, Dv, Dk):
-        return None
-    key = ("recurrence_after_replay", *key[1:], *_tape_dtypes(tape), tape.keys.shape[2])
-    if not _verified(key, "dflash_gdn_recurrence_after_replay",
-                     lambda: _probe_recurrence_after_replay(tape, q.dtype, A_log.dtype, dt_bias.dtype,
-                                                            Hk, Hv, Dk, Dv)):
-        return None
-    if n_array is None:
-        n_array = mx.array(n, dtype=mx.int32)
-    return tuple(_launch_recurrence(q, k, v, A_log, a, dt_bias, b, state, replay=(tape, n_array)))
-
-
-def _tape_dtypes(tape) -> tuple:
-    return tuple(str(a.dtype) for a in (tape.conv_before, tape.qkv, tape.log_g_cum, tape.keys, tape.deltas))
-
-
-def _replayable(tape, n: int, Hv: int, Dv: int, Dk: int) -> bool:
-    """A tape the fused kernels can replay n steps of: fp32 state of this layer's shape, whole key heads."""
-    return (1 <= n <= tape.qkv.shape[1] and tape.state_before.dtype == mx.float32
-            and tuple(tape.state_before.shape[1:]) == (Hv, Dv, Dk) and tape.keys.shape[-1] == Dk
-            and Hv % tape.keys.shape[2] == 0)
+    return tuple(_launch_recurrence(q, k, v, A_log, a, dt_bias, b, state))
 
 
 def fused_replay(tape, n: int, n_array=None):

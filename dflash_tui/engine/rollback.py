@@ -22,7 +22,6 @@ mx = import_mlx()
 import mlx.nn as nn  # noqa: E402
 from mlx_lm.models.gated_delta import normalize_qk  # noqa: E402
 
-from . import gdn_cuda  # noqa: E402
 from .gdn_cuda import fused_recurrence_with_tape, fused_replay  # noqa: E402
 
 
@@ -36,21 +35,10 @@ class GDNTape:
     log_g_cum: mx.array  # [B, T, Hv] cumulative log decay
     keys: mx.array  # [B, T, Hk, Dk] (key heads; shared by Hv // Hk value heads) or [B, T, Hv, Dk]
     deltas: mx.array  # [B, T, Hv, Dv]
-    conv_rows: mx.array | None = None  # [B, K-1+T, C] concat(conv_before, qkv) as the verify built it
-
-    def conv_after(self, n: int) -> mx.array:
-        """Conv state after keeping n steps: rows n .. n+K-2 of concat(conv_before, qkv); a view of the
-        verify's own rows when it kept them (no kernel, so a deferred rollback launches nothing)."""
-        k_minus_1 = self.conv_before.shape[1]
-        if self.conv_rows is not None:
-            return self.conv_rows[:, n:n + k_minus_1]
-        rows = mx.concatenate([self.conv_before, self.qkv[:, :n]], axis=1)
-        return mx.contiguous(rows[:, n:n + k_minus_1])
 
     @property
     def nbytes(self) -> int:
-        rows = self.qkv if self.conv_rows is None else self.conv_rows  # qkv is then a view of conv_rows
-        return sum(a.nbytes for a in (rows, self.log_g_cum, self.keys, self.deltas))
+        return sum(a.nbytes for a in (self.qkv, self.log_g_cum, self.keys, self.deltas))
 
 
 def log_decay(A_log: mx.array, a: mx.array, dt_bias: mx.array) -> mx.array:
@@ -83,14 +71,11 @@ def recurrence_with_tape(q, k, v, log_g, beta, state):
     return mx.stack(ys, axis=1), state, tape_keys, mx.stack(deltas, axis=1)
 
 
-def gdn_forward_with_tape(layer, x: mx.array, cache, replay=None) -> tuple[mx.array, GDNTape]:
+def gdn_forward_with_tape(layer, x: mx.array, cache) -> tuple[mx.array, GDNTape]:
     """mlx-lm's GatedDeltaNet forward (batch 1, no padding mask) that also records a GDNTape.
 
     Mirrors mlx_lm.models.qwen3_5.GatedDeltaNet.__call__; owned here so the
     verify path needs no monkeypatching of mlx-lm classes.
-    replay: (tape, n, n array) of a deferred rollback whose result cache[1] holds
-    lazily: the pass starts from replay_state(tape, n), inside the fused kernel on
-    CUDA, so the lazy replay is never launched.
     """
     B, S, _ = x.shape
     qkv = layer.in_proj_qkv(x)
@@ -115,25 +100,16 @@ def gdn_forward_with_tape(layer, x: mx.array, cache, replay=None) -> tuple[mx.ar
     state_before = cache[1]
     if state_before is None:
         state_before = mx.zeros((B, layer.num_v_heads, layer.head_v_dim, layer.head_k_dim), dtype=mx.float32)
-    fused = None  # the fused kernels run on CUDA only
-    if replay is not None:
-        fused = fused_recurrence_with_tape(q, k, v, layer.A_log, a, layer.dt_bias, b, state_before, replay)
-        if fused is not None:
-            state_before = fused[5]
-        elif not gdn_cuda.enabled():  # the op loop starts from the closed form (cache[1] holds the same, lazily)
-            state_before = replay_state(replay[0], replay[1])
-    if fused is None:  # (a deferred replay the kernel could not take: cache[1] evaluates it on its own)
-        fused = fused_recurrence_with_tape(q, k, v, layer.A_log, a, layer.dt_bias, b, state_before)
+    fused = fused_recurrence_with_tape(q, k, v, layer.A_log, a, layer.dt_bias, b, state_before)  # CUDA only
     if fused is not None:
-        y, state, log_g_cum, keys, deltas = fused[:5]
+        y, state, log_g_cum, keys, deltas = fused
     else:
         log_g = log_decay(layer.A_log, a, layer.dt_bias)
         y, state, keys, deltas = recurrence_with_tape(q, k, v, log_g, mx.sigmoid(b), state_before)
         log_g_cum = mx.cumsum(log_g, axis=1)
     cache[1] = state
     out = layer.out_proj(layer.norm(y.astype(x.dtype), z).reshape(B, S, -1))
-    steps = conv_input[:, conv_before.shape[1]:]  # qkv as a view of the rows the tape keeps anyway
-    tape = GDNTape(conv_before, state_before, steps, log_g_cum, keys, deltas, conv_input)
+    tape = GDNTape(conv_before, state_before, qkv, log_g_cum, keys, deltas)
     return out, tape
 
 
@@ -156,5 +132,7 @@ def rollback_gdn(cache, tape: GDNTape, n: int, n_array=None) -> None:
     if fused is not None:
         cache[0], cache[1] = fused
         return
-    cache[0] = tape.conv_after(n)
+    k_minus_1 = tape.conv_before.shape[1]
+    rows = mx.concatenate([tape.conv_before, tape.qkv[:, :n]], axis=1)
+    cache[0] = mx.contiguous(rows[:, n:n + k_minus_1])
     cache[1] = replay_state(tape, n)

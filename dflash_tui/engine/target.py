@@ -50,17 +50,6 @@ class VerifyRecord:
     tapes: dict[int, GDNTape]  # layer index -> tape (hybrid layers only)
 
 
-@dataclass
-class DeferredReplay:
-    """A rollback left to the next pass: `state` (what the cache holds) is the lazy replay of `tape` to
-    n steps, which that pass rebuilds inside its recurrence kernel instead of launching the replay."""
-
-    tape: GDNTape
-    n: int
-    n_array: mx.array
-    state: mx.array
-
-
 class TargetAdapter:
     """Wraps an mlx-lm model; all calls must come from the thread that owns MLX work."""
 
@@ -80,8 +69,6 @@ class TargetAdapter:
         self._attn_index = next(
             (i for i, layer in enumerate(self.layers) if not getattr(layer, "is_linear", False)), None
         )
-        self.defer_rollback: bool | None = None  # None: where the fused kernels run (gdn_cuda.deferred_enabled)
-        self._deferred: dict[int, DeferredReplay] = {}
 
 
     @property
@@ -131,16 +118,11 @@ class TargetAdapter:
         fused_gdn = self.hybrid and gdn_cuda.enabled()
         captured: dict[int, mx.array] = {}
         tapes: dict[int, GDNTape] = {}
-        deferred, self._deferred = self._deferred, {}
         for i, (layer, c) in enumerate(zip(self.layers, cache)):
             if getattr(layer, "is_linear", False):
                 normed = layer.input_layernorm(h)
-                replay = deferred.get(i)
-                if replay is not None and replay.state is not c[1]:  # the cache moved on (or is another one)
-                    replay = None
-                if record or fused_gdn or replay is not None:  # on CUDA the fused kernel also serves prefill
-                    r, tape = gdn_forward_with_tape(layer.linear_attn, normed, c, replay and
-                                                    (replay.tape, replay.n, replay.n_array))
+                if record or fused_gdn:  # on CUDA the fused kernel also serves prefill (tape dropped)
+                    r, tape = gdn_forward_with_tape(layer.linear_attn, normed, c)
                     if record:
                         tapes[i] = tape
                 else:
@@ -156,44 +138,21 @@ class TargetAdapter:
         return logits, features, (VerifyRecord(T, tapes) if record else None)
 
     def rollback(self, cache: list, record: VerifyRecord, keep: int) -> None:
-        """Undo the last `record.length - keep` steps of a recorded verify pass.
-
-        Deferred (on CUDA): the recurrent states become lazy replays that nothing evaluates, the conv
-        states views of the verify's rows, and the next pass rebuilds each state inside its recurrence
-        kernel; a rollback then launches nothing. Anything else that reads a state (a plain decode step)
-        evaluates its replay as before."""
+        """Undo the last `record.length - keep` steps of a recorded verify pass."""
         drop = record.length - keep
-        self._deferred = {}
         if drop <= 0:
             return
-        defer = self.deferring() and bool(record.tapes)
-        keep_array = mx.array(keep, dtype=mx.int32) if record.tapes and (gdn_cuda.enabled() or defer) else None
+        keep_array = mx.array(keep, dtype=mx.int32) if record.tapes and gdn_cuda.enabled() else None
         layers = sorted(record.tapes)
         replayed = gdn_cuda.fused_replay_layers([record.tapes[i] for i in layers], keep, keep_array)
         if replayed is not None:  # CUDA: every recurrent layer in one launch
             for i, (conv, state) in zip(layers, replayed):
-                cache[i][0] = record.tapes[i].conv_after(keep) if defer else conv  # a view: no launch
-                cache[i][1] = state
+                cache[i][0], cache[i][1] = conv, state
         for i, c in enumerate(cache):
             if i not in record.tapes:
                 c.trim(drop)
             elif replayed is None:
                 rollback_gdn(c, record.tapes[i], keep, keep_array)
-                if defer:
-                    c[0] = record.tapes[i].conv_after(keep)
-        if defer:
-            self._deferred = {i: DeferredReplay(record.tapes[i], keep, keep_array, cache[i][1]) for i in layers}
-
-    def deferring(self) -> bool:
-        """Whether rollbacks are left to the next pass (tests turn it on where the fused kernels are off)."""
-        return gdn_cuda.deferred_enabled() if self.defer_rollback is None else self.defer_rollback
-
-    def settled_arrays(self, cache: list) -> list:
-        """The hybrid cache's conv and recurrent states worth evaluating after a rollback: all of them,
-        less the deferred lazy replays (evaluating one would launch the replay the next pass makes free)."""
-        lazy = {id(d.state) for d in self._deferred.values()}
-        return [a for c in cache for a in (c.cache if hasattr(c, "cache") else ())
-                if isinstance(a, mx.array) and id(a) not in lazy]
 
     def cache_offset(self, cache: list) -> int | None:
         """Tokens held by the attention caches (None for a model without attention layers)."""

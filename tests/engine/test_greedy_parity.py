@@ -99,19 +99,3 @@ def test_user_chosen_block_size_decodes_the_greedy_output(engine, monkeypatch, b
     assert_greedy_parity(engine.target, ids, summary.token_ids, reference[:64])
     assert summary.block_size == block_size and len(summary.accept_histogram) == block_size
     assert_consistent_stats(engine, events, block_size)
-
-
-def test_deferred_rollbacks_keep_mlx_lm_greedy_output(engines, monkeypatch):
-    """With every rollback deferred into the next pass (CUDA's path, through the op loop here), forced
-    accept lengths 0..15 still decode mlx-lm's greedy output."""
-    engine = engines["qwen3_5"]
-    monkeypatch.setattr(engine.target, "defer_rollback", True)
-    ids = chat_ids(engine, PROMPTS[2])
-    n = 90
-    reference = reference_greedy(engine.target, ids, n + B)
-    propose, _ = forced_proposer(reference, len(ids), [(3 * j) % B for j in range(B)], engine.target.vocab_size)
-    _, (_, out) = run_to_end(dflash_generate(
-        engine.target, engine.draft, engine.tokenizer, engine._fresh_state(), ids, len(ids),
-        max_tokens=n, block_size=B, stop_ids=set(), cancel=None, propose=propose))
-    assert len(out.token_ids) == n
-    assert_greedy_parity(engine.target, ids, out.token_ids, reference[:n])

@@ -112,10 +112,6 @@ COMPILE_CASES = {
                              CH=gdn_cuda.chunk_steps(128))),
     "recurrence-fp32": ("dflash_gdn_recurrence", {}, dict(InT="float", SumT="float", BetaT="float", Dk=16, Dv=16,
                                                           Hk=4, Hv=8, CH=gdn_cuda.chunk_steps(16))),
-    "recurrence-after-replay-bf16": ("dflash_gdn_recurrence_after_replay",
-                                     BF16_RECURRENCE_INPUTS | {"prev_keys": BF16, "keep": "int32_t"},
-                                     dict(InT=BF16, SumT=BF16, BetaT=BF16, Dk=128, Dv=128, Hk=16, Hv=32,
-                                          CH=gdn_cuda.chunk_steps(128))),
     "replay-bf16": ("dflash_gdn_replay", {"conv_before": BF16, "qkv": BF16, "conv": BF16, "keys": BF16,
                                           "keep": "int32_t"},
                     dict(CT=BF16, Dk=128, Dv=128, Hv=32)),
@@ -251,65 +247,3 @@ def test_all_layers_replay_equals_each_layers_closed_form_for_every_length(layer
             assert mx.array_equal(conv, rows[:, n:n + R]).item(), f"keep {n}, layer {i}: conv rows"
             err = relative_error(state, replay_state(tape, n))
             assert err <= REPLAY_RTOL, f"keep {n}, layer {i}: relative error {err:.2e}"
-
-
-@requires_cuda
-@pytest.mark.parametrize("key_heads", [16, 32])
-def test_recurrence_after_a_deferred_replay_equals_the_replay_then_the_recurrence(key_heads):
-    """The deferred rollback's kernel: starting from the state after keeping n steps of an earlier tape,
-    rebuilt in-kernel, equals the closed-form replay followed by the op loop, for every n; every output
-    element is written, the starting state included."""
-    T = 16
-    inputs = probe_inputs(1, T, **QWEN35_9B, dtype=mx.bfloat16, seed=5)
-    tape = random_tape(1, T, 32, 128, 128, seed=6)
-    tape = GDNTape(tape.conv_before, tape.state_before, tape.qkv, tape.log_g_cum,
-                   tape.keys[:, :, :key_heads].astype(mx.bfloat16), tape.deltas)
-    for n in range(1, T + 1):
-        got = gdn_cuda._launch_recurrence(*inputs, init_value=float("nan"),
-                                          replay=(tape, mx.array(n, dtype=mx.int32)))
-        start = replay_state(tape, n)
-        want = list(reference_recurrence(*inputs[:-1], start)) + [start]
-        mx.eval(got, want)
-        for name, g, w in zip(gdn_cuda.AFTER_REPLAY_OUTPUTS, got, want, strict=True):
-            assert g.shape == w.shape, f"keep {n}, {name}: {g.shape} vs {w.shape}"
-            assert not mx.isnan(g).any().item(), f"keep {n}, {name}: elements left unwritten"
-            err = relative_error(g, w)
-            assert err <= BF16_RTOL, f"keep {n}, {name}: relative error {err:.2e}"
-
-
-@requires_cuda
-def test_target_with_deferred_rollbacks_decodes_as_with_replays_at_rollback():
-    """Whole passes of a small hybrid target: rollbacks deferred into the next pass (the engine on CUDA)
-    give the same logits, pass after pass, and the same states as replaying at each rollback."""
-    from dflash_tui.bench_synthetic import TINY_SHAPES, SyntheticPair
-
-    pair = SyntheticPair(TINY_SHAPES["hybrid"], mx.float32)
-    target = pair.target
-    vocab = pair.shape["vocab_size"]
-    prompt = mx.random.randint(0, vocab, (1, 40), key=mx.random.key(1))
-    blocks = [mx.random.randint(0, vocab, (1, 16), key=mx.random.key(10 + i)) for i in range(8)]
-    keeps = [1, 16, 5, 2, 16, 9, 3, 15]
-
-    def run(deferred: bool):
-        gdn_cuda.set_deferred_enabled(deferred)
-        try:
-            cache = target.make_cache()
-            target.forward(prompt, cache, [], record=False)
-            outs, deferrals = [], 0
-            for block, keep in zip(blocks, keeps):
-                logits, _, record = target.forward(block, cache, [], record=True)
-                target.rollback(cache, record, keep)
-                deferrals += bool(target._deferred)
-                mx.eval(logits)
-                outs.append(logits)
-            last, _, _ = target.forward(blocks[0][:, :1], cache, [], record=False)
-            return outs + [last], deferrals
-        finally:
-            gdn_cuda.set_deferred_enabled(True)
-
-    deferred, n_deferred = run(True)
-    eager, n_eager = run(False)
-    assert n_deferred == sum(k < 16 for k in keeps) and n_eager == 0
-    for i, (a, b) in enumerate(zip(deferred, eager, strict=True)):
-        assert relative_error(a, b) <= 1e-3, f"pass {i}"
-    assert gdn_cuda.status()["failed"] == {}, gdn_cuda.status()
