@@ -222,6 +222,26 @@ def mlx_lm_decode_ms(pair: SyntheticPair, context: int, steps: int) -> float:
     return 1000 * _median(gaps[1:])  # the first gap still carries warm-up work
 
 
+class MlxLmDecoder:
+    """mlx-lm's decode loop (generate_step, pipelined) as a callable that decodes `steps` tokens, on a cache of
+    its own: run in turn with the engine's cycle, the two see the same moments of the GPU's clock."""
+
+    def __init__(self, pair: SyntheticPair, context: int, steps: int = 8):
+        mx = import_mlx()
+        from mlx_lm.generate import generate_step
+
+        self.steps = steps
+        self._tokens = generate_step(mx.array([1]), pair.target.model, max_tokens=1 << 30,
+                                     prompt_cache=pair.filled_cache(context))
+
+    def __call__(self) -> None:
+        for _ in range(self.steps):
+            next(self._tokens)
+
+    def close(self) -> None:
+        self._tokens.close()
+
+
 class EngineTimer:
     """The engine's DFlash phases at one context length, mirroring decode.dflash_generate's cycle."""
 
@@ -354,6 +374,17 @@ class EngineTimer:
 
             fns["layerwise"] = layerwise
         return self.clock.interleaved_ms(fns, rounds, lead_in=True)
+
+    def decode_and_cycle_ms(self, rounds: int, steps: int = 8) -> tuple[float, float]:
+        """(mlx-lm's decode step, the engine's cycle) in ms, run in turn round after round (each timed call
+        after an untimed one of the same kind, so the step mlx-lm leaves in flight is paid by its own side):
+        the projected speedup from these two does not depend on the GPU's speed drifting between phases."""
+        decoder = MlxLmDecoder(self.pair, self.pos, steps)
+        try:
+            times = self.clock.interleaved_ms({"decode": decoder, "cycle": self.cycle_fn()}, rounds, lead_in=True)
+        finally:
+            decoder.close()
+        return times["decode"] / steps, times["cycle"]
 
     def cycle_timed_ms(self) -> float:
         """The cycle decode.dflash_generate runs every 8th time to time its phases: a host sync after the
@@ -491,6 +522,7 @@ def measure(pair: SyntheticPair, context: int, *, repeats: int, block: int, keep
             r["rollback_layerwise_ms"] = timer.rollback_ms()
         finally:
             gdn_cuda.set_layers_enabled(True)
+    r["decode_side_by_side_ms"], r["cycle_side_by_side_ms"] = timer.decode_and_cycle_ms(rounds=3 * repeats)
     r["cycle_timed_ms"] = timer.cycle_timed_ms()  # every 8th cycle: a host sync after each phase
     r["cycle_host_ms"] = timer.cycle_host_ms()  # building the cycle's graph: the device idles meanwhile
     r["verify_chained_ms"] = timer.chained_ms(block)  # device time per pass, no host wait in between
@@ -538,6 +570,9 @@ def _derive(r: dict) -> None:
                 r[f"rollback_in_cycle_share_{name}"] = max(0.0, 1 - r["cycle_without_rollback_ms"]
                                                           / r[f"cycle_{name}_rollback_ms"])
     r["speedup"] = {f"{tau:g}": tau * d / r["cycle_ms"] for tau in TAUS}
+    if "cycle_side_by_side_ms" in r:  # decode and cycle timed in turn: no drift between the two
+        r["speedup_side_by_side"] = {f"{tau:g}": tau * r["decode_side_by_side_ms"] / r["cycle_side_by_side_ms"]
+                                     for tau in TAUS}
     for name in ("timed", "exact"):
         if f"cycle_{name}_ms" in r:
             r[f"speedup_{name}"] = {f"{tau:g}": tau * d / r[f"cycle_{name}_ms"] for tau in TAUS}
@@ -606,6 +641,13 @@ def format_table(results: dict) -> str:
                              f"{r.get('decode_first_ms', float('nan')):.2f}, last "
                              f"{r.get('decode_last_ms', float('nan')):.2f}); cycle graph built on the "
                              f"host in {r.get('cycle_host_ms', float('nan')):.2f} ms")
+    for kind, res in results.items():  # mlx-lm's decode and the engine's cycle, timed in turn
+        for r in res["contexts"]:
+            if "speedup_side_by_side" in r:
+                lines.append(f"side by side, {res['name'][:28]} at {r['context']}: mlx-lm decode "
+                             f"{r['decode_side_by_side_ms']:.2f} ms a token, cycle {r['cycle_side_by_side_ms']:.2f} "
+                             "ms, run in turn: x@tau " + ", ".join(
+                                 f"{t:g}: {r['speedup_side_by_side'][format(t, 'g')]:.2f}" for t in TAUS))
     for kind, res in results.items():  # the rollback's alternatives, measured side by side
         for r in res["contexts"]:
             if "cycle_evaluated_rollback_ms" not in r:
