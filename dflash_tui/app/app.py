@@ -8,6 +8,7 @@ The service is polled on a 20 Hz timer: one coalesced UI update per tick at most
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -27,6 +28,7 @@ from .chat.pane import ChatPane
 from .clipboard import copy_with_local_tool
 from .commands import app_commands
 from .dialogs import ConfirmScreen, GenerationSettingsScreen, TextPromptScreen
+from .library_logs import route_library_logs
 from .model_state import FAILED, LOADING, READY, ModelState, short_name
 from .models.pane import ModelsPane
 from .stats.pane import StatsPane
@@ -102,6 +104,7 @@ class DflashApp(App):
         return self.query_one(ModelsPane)
 
     async def on_mount(self) -> None:
+        self._undo_library_logs = route_library_logs(self._library_log)
         self._register_themes()
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
@@ -114,6 +117,19 @@ class DflashApp(App):
         self.chat.prompt.focus()
         self.set_interval(UI_TICK_S, self.drain_service)
         self.models_pane.start_with(*self.requested_pair)
+
+    def on_unmount(self) -> None:
+        self._undo_library_logs()
+
+    def _library_log(self, name: str, level: int, message: str) -> None:
+        """A library's warning (huggingface_hub retrying a request, say), from whichever thread logged it:
+        shown on the models pane's hub status line, never written over the screen."""
+        if not self.is_running:
+            return
+        if self._thread_id == threading.get_ident():
+            self.models_pane.hub_message(message)
+        else:
+            self.call_from_thread(self.models_pane.hub_message, message)
 
     def _register_themes(self) -> None:
         themes, problems = load_themes()

@@ -93,3 +93,42 @@ async def test_hub_search_lists_results_and_offline_says_so(monkeypatch):
         app.query_one("#hub-query").focus()
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.told("cannot be reached"))
+        status = str(app.query_one("#hub-status").render())
+        assert "Search for “qwen3” failed: The Hugging Face hub cannot be reached" in status  # stays on screen
+
+
+async def test_a_slow_search_says_it_is_searching_and_shows_the_clients_retries(monkeypatch):
+    """The hub client retries an unreachable hub for about 25 s, logging each retry: the status line says a
+    search is running and why nothing came yet, and the client's log line is not written to the terminal."""
+    import logging
+
+    go = threading.Event()
+
+    def slow(query, **kw):
+        logging.getLogger("huggingface_hub.utils._http").warning("Retrying in 1s [Retry 1/5].")
+        go.wait(10)
+        return [HubModel("Qwen/Qwen3-4B", 99999, 8_000_000_000, None, None, False)]
+
+    monkeypatch.setattr(search, "search_models", slow)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        app.query_one("#hub-query").focus()
+        await pilot.press(*"qwen3", "enter")
+        status = app.query_one("#hub-status")
+        await wait_until(pilot, lambda: "no answer yet: Retrying in 1s [Retry 1/5]." in str(status.render()))
+        assert str(status.render()).startswith("Searching the hub for “qwen3”…")
+        go.set()
+        await wait_until(pilot, lambda: str(status.render()).startswith("1 model on the hub for “qwen3”"))
+
+
+async def test_the_hub_clients_terminal_log_handler_is_swapped_out_while_the_app_runs():
+    import logging
+
+    hub_logger = logging.getLogger("huggingface_hub")
+    terminal = [h for h in hub_logger.handlers if type(h) is logging.StreamHandler]
+    assert terminal, "huggingface_hub logs to stderr by default"
+    app = make_app()
+    async with app.run_test(size=(120, 40)):
+        assert not any(type(h) is logging.StreamHandler for h in hub_logger.handlers)
+    assert [h for h in hub_logger.handlers if type(h) is logging.StreamHandler] == terminal  # the CLI prints again

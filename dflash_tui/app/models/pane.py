@@ -53,6 +53,7 @@ class ModelsPane(Vertical):
         self.target: CatalogEntry | None = None
         self.draft: CatalogEntry | None = None
         self._pull_cancel: threading.Event | None = None
+        self._searching: str | None = None  # the query of the hub search in flight
 
     def compose(self) -> ComposeResult:
         yield Static("", id="model-state", markup=False)
@@ -62,6 +63,7 @@ class ModelsPane(Vertical):
         table.add_columns("Name", "Kind", "Family", "Size", "Quant", "Fits")
         yield table
         yield Input(placeholder="Search the hub (Enter), or type a repo id and press p to pull", id="hub-query")
+        yield Static("", id="hub-status", markup=False)
         with Horizontal(id="pull-row"):
             yield ProgressBar(id="pull-progress", show_eta=True)
             yield Static("", id="pull-status", markup=False)
@@ -72,6 +74,7 @@ class ModelsPane(Vertical):
     def on_mount(self) -> None:
         self.query_one("#pull-row").display = False
         self.query_one("#hub-results").display = False
+        self.query_one("#hub-status").display = False  # until a search or the hub client has something to say
         self._show_choice()
 
     # start-up
@@ -251,7 +254,23 @@ class ModelsPane(Vertical):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "hub-query" and event.value.strip():
-            self._search(event.value.strip())
+            query = event.value.strip()
+            self._searching = query
+            self._hub_status(f"Searching the hub for “{query}”…")
+            self._search(query)
+
+    def _hub_status(self, text: str) -> None:
+        status = self.query_one("#hub-status", Static)
+        status.update(text)
+        status.display = True
+
+    def hub_message(self, message: str) -> None:
+        """A warning from the hub client (a retry, say): on the status line, next to what it is about. With
+        no network a search retries for about 25 s before it fails; this says why nothing has come yet."""
+        if self._searching is not None:
+            self._hub_status(f"Searching the hub for “{self._searching}”… no answer yet: {message}")
+        else:
+            self._hub_status(f"Hub: {message}")
 
     @work(thread=True, exclusive=True, group="search")
     def _search(self, query: str) -> None:
@@ -260,11 +279,19 @@ class ModelsPane(Vertical):
         try:
             found = search_models(query)
         except (HubError, OSError) as error:
-            self.app.call_from_thread(self.app.notify, str(error), title="Hub search failed", severity="error")
+            self.app.call_from_thread(self._search_failed, query, str(error))
             return
-        self.app.call_from_thread(self._show_hits, found)
+        self.app.call_from_thread(self._show_hits, found, query)
 
-    def _show_hits(self, found) -> None:
+    def _search_failed(self, query: str, error: str) -> None:
+        self._searching = None
+        self._hub_status(f"Search for “{query}” failed: {error}")
+        self.app.notify(error, title="Hub search failed", severity="error", timeout=15)
+
+    def _show_hits(self, found, query: str = "") -> None:
+        self._searching = None
+        self._hub_status(f"{len(found)} model{'s' if len(found) != 1 else ''} on the hub for “{query}”"
+                         + (" · p pulls the highlighted one" if found else ""))
         table = self.query_one("#hub-results", DataTable)
         table.clear()
         for model in found:
