@@ -4,7 +4,8 @@ huggingface_hub gives its loggers a StreamHandler bound to stderr when it is imp
 draws the app on that same terminal: a hub search with no network wrote "Retrying in 1s [Retry 1/5]."
 straight over the models pane. While the app runs, those handlers are swapped for one that hands each
 warning to the app (the models pane shows it on its hub status line); they are put back when the app
-exits, so the command-line tools keep printing them.
+exits, so the command-line tools keep printing them. (transformers does the same, but it is first
+imported on the decoder thread while the app runs, when Textual already captures stderr.)
 """
 
 from __future__ import annotations
