@@ -62,3 +62,24 @@ def test_the_stats_pane_names_the_mix_of_a_finished_auto_reply():
     summary.block_tokens = {1: 1, 4: 4, 8: 2, 16: 11}
     reply.finish(summary)
     assert reply.decoding == "auto: b16 61%, b4 22%, …"  # the two largest shares: the line under a reply is narrow
+
+
+def test_the_speedup_line_compares_an_auto_reply_that_ended_mostly_plain():
+    """An auto reply the policy decoded 90% plainly ends with mode 'plain'; it still drafted, so Ctrl+T's
+    measurement must give it a speedup, not just the plain figure (seen in the app: no ratio for auto)."""
+    from dflash_tui.app.stats.pane import StatsPane
+    from dflash_tui.engine.events import GenerationSummary
+
+    reply = ReplyStats()
+    reply.add(RequestUpdate(request_id=1, cycles=[_cycle(n, n, 1, 0) for n in range(1, 10)] + [_cycle(10, 12, 16, 2)]))
+    reply.finish(GenerationSummary(
+        mode="plain", stop_reason="length", prompt_tokens=5, prefilled_tokens=5, generated_tokens=12, prefill_s=0.01,
+        ttft_s=0.02, generation_s=0.1, prompt_tps=500.0, generation_tps=150.0, cycles=10, drafted=15, accepted=2,
+        tau=3.0, acceptance=2 / 15, draft_share=0.1, accept_histogram=[0] * 16, phase_s={}, peak_memory_bytes=0,
+        block_size=1, text="", token_ids=[], block_tokens={1: 9, 16: 3}))
+    pane = StatsPane()
+    pane.plain_tps, pane.speedup_note = 100.0, ""
+    assert pane._speedup_text(reply).startswith("speedup 1.50× vs plain decoding (100.0 tok/s, measured) · auto:")
+    plain = ReplyStats()
+    plain.add(RequestUpdate(request_id=1, cycles=[_cycle(n, n, 1, 0) for n in range(1, 10)]))
+    assert "this reply drafted nothing" in pane._speedup_text(plain)

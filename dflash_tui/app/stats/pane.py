@@ -123,6 +123,12 @@ class StatsPane(VerticalScroll):
         if self.speedup_note:
             return self.speedup_note
         speed = reply.average_tps
-        if reply.mode == "dflash" and self.plain_tps and speed:
-            return f"speedup {speed / self.plain_tps:.2f}× vs plain decoding ({self.plain_tps:.1f} tok/s, measured)"
+        drafted = reply.draft_cycles > 0 or bool(reply.summary and reply.summary.drafted)
+        if (reply.mode == "dflash" or drafted) and self.plain_tps and speed:
+            # an auto reply the policy decoded mostly plainly ends with mode "plain" but drafted too: compare it
+            return (f"speedup {speed / self.plain_tps:.2f}× vs plain decoding ({self.plain_tps:.1f} tok/s, "
+                    f"measured) · {reply.decoding}")
+        if speed and self.plain_tps:
+            return (f"plain decoding measured at {self.plain_tps:.1f} tok/s; this reply drafted nothing "
+                    f"({speed:.1f} tok/s) · Ctrl+T measures again")
         return f"plain decoding measured at {self.plain_tps:.1f} tok/s (Ctrl+T measures again)"
