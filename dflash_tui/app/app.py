@@ -2,7 +2,7 @@
 
 Every user action is an `action_*` here, so the same name serves a key binding
 (remappable by id in settings.toml [keys]), the command palette and the panes.
-The service is polled on a 20 Hz timer: one coalesced UI update per tick at most.
+The service is polled on a 10 Hz timer: one coalesced UI update per tick at most.
 """
 
 from __future__ import annotations
