@@ -73,15 +73,20 @@ async def test_pull_shows_byte_progress_and_x_cancels_it(monkeypatch):
         assert not app.query_one("#pull-row").display
 
 
+async def search_the_hub(pilot, query: str) -> None:
+    """F2, then type the query into the hub search box and press Enter, as a user does."""
+    await pilot.press("f2")
+    pilot.app.query_one("#hub-query").focus()
+    await pilot.press(*query, "enter")
+
+
 async def test_hub_search_lists_results_and_offline_says_so(monkeypatch):
     monkeypatch.setattr(search, "search_models", lambda query, **kw: [
         HubModel("z-lab/Qwen3-4B-DFlash-b16", 1234, 1_000_000_000, None, None, False),
         HubModel("Qwen/Qwen3-4B", 99999, 8_000_000_000, None, None, False)])
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f2")
-        app.query_one("#hub-query").focus()
-        await pilot.press(*"qwen3", "enter")
+        await search_the_hub(pilot, "qwen3")
         table = app.query_one("#hub-results")
         await wait_until(pilot, lambda: table.row_count == 2)
         assert [str(c) for c in table.get_row_at(0)] == ["z-lab/Qwen3-4B-DFlash-b16", "1,234", "1.0 GB", "draft"]
@@ -112,9 +117,7 @@ async def test_a_slow_search_says_it_is_searching_and_shows_the_clients_retries(
     monkeypatch.setattr(search, "search_models", slow)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("f2")
-        app.query_one("#hub-query").focus()
-        await pilot.press(*"qwen3", "enter")
+        await search_the_hub(pilot, "qwen3")
         status = app.query_one("#hub-status")
         await wait_until(pilot, lambda: "no answer yet: Retrying in 1s [Retry 1/5]." in str(status.render()))
         assert str(status.render()).startswith("Searching the hub for “qwen3”…")

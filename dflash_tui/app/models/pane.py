@@ -288,7 +288,7 @@ class ModelsPane(Vertical):
         self._hub_status(f"Search for “{query}” failed: {error}")
         self.app.notify(error, title="Hub search failed", severity="error", timeout=15)
 
-    def _show_hits(self, found, query: str = "") -> None:
+    def _show_hits(self, found, query: str) -> None:
         self._searching = None
         self._hub_status(f"{len(found)} model{'s' if len(found) != 1 else ''} on the hub for “{query}”"
                          + (" · p pulls the highlighted one" if found else ""))

@@ -123,8 +123,7 @@ class StatsPane(VerticalScroll):
         if self.speedup_note:
             return self.speedup_note
         speed = reply.average_tps
-        drafted = reply.draft_cycles > 0 or bool(reply.summary and reply.summary.drafted)
-        if (reply.mode == "dflash" or drafted) and self.plain_tps and speed:
+        if (reply.mode == "dflash" or reply.drafted) and self.plain_tps and speed:
             # an auto reply the policy decoded mostly plainly ends with mode "plain" but drafted too: compare it
             return (f"speedup {speed / self.plain_tps:.2f}× vs plain decoding ({self.plain_tps:.1f} tok/s, "
                     f"measured) · {reply.decoding}")

@@ -66,6 +66,11 @@ class ReplyStats:
             self.phase_s = {k: summary.phase_s.get(k, 0.0) for k in self.phase_s}
 
     @property
+    def drafted(self) -> bool:
+        """Whether any DFlash cycle ran (an auto reply the policy decoded mostly plainly still counts)."""
+        return self.draft_cycles > 0 or bool(self.summary and self.summary.drafted)
+
+    @property
     def tau(self) -> float | None:
         """Tokens per draft-verify cycle: the summary's once the reply ended, else from the cycles so far."""
         if self.summary is not None:
